@@ -1,0 +1,40 @@
+/**
+ * Every agent-level default, once. Values are Consul's where Consul has the
+ * setting (so compose files and habits carry over) and registrator's for the
+ * sidecar flags.
+ */
+export const DEFAULTS = Object.freeze({
+  datacenter: 'dc1',               // Consul's default datacenter
+  domain: 'consul.',               // DNS domain, as Consul
+  bindAddr: '0.0.0.0',             // gossip + server RPC bind
+  clientAddr: '127.0.0.1',         // HTTP/DNS bind: loopback unless asked
+  logLevel: 'info',
+  ports: Object.freeze({
+    http: 8500,                    // Consul HTTP API
+    dns: 8600,                     // -1 disables
+    server: 8300,                  // server RPC / raft
+    serfLan: 8301,                 // gossip LAN, UDP and TCP
+    serfWan: 8302,                 // gossip WAN
+  }),
+  dockerSocket: '/var/run/docker.sock',
+  antiEntropyIntervalMs: 60_000,   // Consul syncs every 1 min for clusters of <=128 nodes
+  reapIntervalMs: 30_000,          // Consul's reaper for DeregisterCriticalServiceAfter runs every 30 s
+  sidecar: Object.freeze({
+    ttl: 0,                        // registrator: no backend TTL
+    ttlRefresh: 0,
+    resync: 0,                     // registrator: never; reconciliation still runs on start and reconnect
+    deregister: 'always' as const,
+    cleanup: false,
+    retryAttempts: 0,              // registrator: one ping, then give up (Muster keeps retrying in the background)
+    retryInterval: 2000,           // ms between backend pings
+    tags: '',
+    internal: false,
+    explicit: false,
+  }),
+  http: Object.freeze({
+    defaultWaitMs: 5 * 60_000,     // blocking query default wait
+    maxWaitMs: 10 * 60_000,        // and its ceiling
+    maxBodyBytes: 8 * 1024 * 1024, // request bodies other than KV values
+    kvMaxValueBytes: 524_288,      // kv_max_value_size
+  }),
+});

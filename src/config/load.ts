@@ -1,0 +1,195 @@
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
+import { parseFlags, type FlagValue } from './flags.js';
+import { AGENT_FLAGS } from './agent-flags.js';
+import { DEFAULTS } from './defaults.js';
+import { sidecarConfigFrom, configError } from './sidecar-config.js';
+import { normaliseLevel } from '../log.js';
+import type { AgentConfig } from './types.js';
+
+/**
+ * Config-file keys (Consul's snake_case names) mapped to the flag they stand
+ * for. Flags given on the command line win over files; later files win over
+ * earlier ones. Unknown keys are errors, reported all at once.
+ */
+const FILE_KEYS: Record<string, string> = {
+  dev: 'dev', server: 'server', bootstrap_expect: 'bootstrap-expect', node_name: 'node', node_id: 'node-id',
+  datacenter: 'datacenter', domain: 'domain', bind_addr: 'bind', client_addr: 'client', advertise_addr: 'advertise',
+  data_dir: 'data-dir', log_level: 'log-level', pid_file: 'pid-file', ui: 'ui',
+  enable_script_checks: 'enable-script-checks', docker: 'docker',
+};
+const PORT_KEYS: Record<string, string> = {
+  http: 'http-port', dns: 'dns-port', server: 'server-port', serf_lan: 'serf-lan-port', serf_wan: 'serf-wan-port',
+};
+
+export interface LoadedAgentConfig {
+  config: AgentConfig;
+  help: boolean;
+}
+
+export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LoadedAgentConfig {
+  const parsed = parseFlags(argv, AGENT_FLAGS);
+  const problems: string[] = [];
+  if (parsed.args.length > 0) problems.push(`unexpected argument: ${parsed.args[0]}`);
+  const values = new Map<string, FlagValue>();
+  const services: unknown[] = [];
+  const checks: unknown[] = [];
+  const nodeMeta: Record<string, string> = {};
+  const files = [
+    ...((parsed.values.get('config-file') as string[] | undefined) ?? []),
+    ...((parsed.values.get('config-dir') as string[] | undefined) ?? []).flatMap((dir) => listConfigDir(dir, problems)),
+  ];
+  for (const file of files) readConfigFile(file, values, services, checks, nodeMeta, problems);
+  for (const [k, v] of parsed.values) values.set(k, v);
+  for (const kv of (parsed.values.get('node-meta') as string[] | undefined) ?? []) {
+    const i = kv.indexOf(':');
+    if (i <= 0) problems.push(`-node-meta must be key:value, not "${kv}"`);
+    else nodeMeta[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+
+  const str = (k: string) => values.get(k) as string | undefined;
+  const int = (k: string, d: number) => (values.get(k) as number | undefined) ?? d;
+  const bool = (k: string) => (values.get(k) as boolean | undefined) ?? false;
+  const dev = bool('dev');
+  const loopback = '127.0.0.1';
+  const bindAddr = str('bind') ?? (dev ? loopback : DEFAULTS.bindAddr);
+  const nodeName = str('node') || osHostname();
+  const logLevel = str('log-level') ?? DEFAULTS.logLevel;
+  if (!normaliseLevel(logLevel)) problems.push(`-log-level must be trace, debug, info, warn or err, not "${logLevel}"`);
+  const datacenter = (str('datacenter') ?? DEFAULTS.datacenter).toLowerCase();
+  if (!/^[a-z0-9_-]+$/.test(datacenter)) problems.push(`-datacenter may only hold letters, digits, "-" and "_", not "${datacenter}"`);
+  const server = dev || bool('server');
+  const dataDir = str('data-dir') || undefined;
+  if (server && !dev && !dataDir) problems.push('-data-dir is required for a server (or use -dev)');
+  const ports = {
+    http: int('http-port', DEFAULTS.ports.http),
+    dns: int('dns-port', DEFAULTS.ports.dns),
+    server: int('server-port', DEFAULTS.ports.server),
+    serfLan: int('serf-lan-port', DEFAULTS.ports.serfLan),
+    serfWan: int('serf-wan-port', DEFAULTS.ports.serfWan),
+  };
+  for (const [k, p] of Object.entries(ports)) {
+    if (p < -1 || p > 65535) problems.push(`port ${k} must be between -1 and 65535, not ${p}`);
+  }
+  const advertiseAddr = str('advertise') || (bindAddr === '0.0.0.0' ? loopback : bindAddr);
+
+  let docker: string | undefined;
+  const dockerFlag = str('docker');
+  if (dockerFlag !== undefined) docker = dockerFlag === '' || dockerFlag === 'none' ? undefined : dockerFlag;
+  else if (env.DOCKER_HOST) docker = env.DOCKER_HOST;
+  else if (existsSync(DEFAULTS.dockerSocket)) docker = `unix://${DEFAULTS.dockerSocket}`;
+  if (docker !== undefined && !/^(unix|tcp|http|https):\/\//.test(docker)) {
+    problems.push(`-docker must be unix:///path or tcp://host:port, not "${docker}"`);
+  }
+
+  const sidecar = sidecarConfigFrom(values, problems);
+  if (problems.length > 0) throw configError(problems);
+
+  const config: AgentConfig = {
+    dev, server,
+    bootstrapExpect: int('bootstrap-expect', 0),
+    nodeName,
+    nodeId: str('node-id') || nodeIdFor(nodeName),
+    datacenter,
+    domain: str('domain') ?? DEFAULTS.domain,
+    bindAddr,
+    clientAddr: str('client') ?? DEFAULTS.clientAddr,
+    advertiseAddr,
+    ports,
+    dataDir,
+    logLevel,
+    pidFile: str('pid-file') || undefined,
+    ui: bool('ui') || dev,
+    enableScriptChecks: bool('enable-script-checks'),
+    nodeMeta,
+    antiEntropyIntervalMs: DEFAULTS.antiEntropyIntervalMs,
+    reapIntervalMs: DEFAULTS.reapIntervalMs,
+    services, checks,
+    docker,
+    dockerExplicit: dockerFlag !== undefined || env.DOCKER_HOST !== undefined,
+    sidecar,
+  };
+  return { config: deepFreeze(config), help: parsed.help };
+}
+
+/** A stable UUID-shaped id from the node name (Consul's -disable-host-node-id style, deterministic across restarts). */
+export function nodeIdFor(name: string): string {
+  const h = createHash('sha256').update(`muster-node:${name}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+function listConfigDir(dir: string, problems: string[]): string[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => join(dir, f))
+      .filter((f) => statSync(f).isFile());
+  } catch (err) {
+    problems.push(`cannot read config dir ${dir}: ${(err as Error).message}`);
+    return [];
+  }
+}
+
+function readConfigFile(
+  file: string, values: Map<string, FlagValue>, services: unknown[], checks: unknown[],
+  nodeMeta: Record<string, string>, problems: string[],
+): void {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    problems.push(`${file}: ${(err as Error).message}`);
+    return;
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    problems.push(`${file}: a config file must hold a JSON object`);
+    return;
+  }
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    const flag = FILE_KEYS[key];
+    if (flag) { setFromFile(file, key, flag, value, values, problems); continue; }
+    switch (key) {
+      case 'ports':
+        if (typeof value !== 'object' || value === null) { problems.push(`${file}: ports must be an object`); break; }
+        for (const [pk, pv] of Object.entries(value as Record<string, unknown>)) {
+          const pf = PORT_KEYS[pk];
+          if (!pf) problems.push(`${file}: unknown key ports.${pk}`);
+          else setFromFile(file, `ports.${pk}`, pf, pv, values, problems);
+        }
+        break;
+      case 'service': services.push(value); break;
+      case 'services':
+        if (Array.isArray(value)) services.push(...value); else problems.push(`${file}: services must be an array`);
+        break;
+      case 'check': checks.push(value); break;
+      case 'checks':
+        if (Array.isArray(value)) checks.push(...value); else problems.push(`${file}: checks must be an array`);
+        break;
+      case 'node_meta':
+        if (typeof value !== 'object' || value === null) { problems.push(`${file}: node_meta must be an object`); break; }
+        for (const [mk, mv] of Object.entries(value as Record<string, unknown>)) nodeMeta[mk] = String(mv);
+        break;
+      default:
+        problems.push(`${file}: unknown config key "${key}"`);
+    }
+  }
+}
+
+function setFromFile(
+  file: string, key: string, flag: string, value: unknown, values: Map<string, FlagValue>, problems: string[],
+): void {
+  const spec = AGENT_FLAGS.find((f) => f.name === flag);
+  const kind = spec?.kind ?? 'string';
+  const ok = (kind === 'bool' && typeof value === 'boolean') || (kind === 'int' && Number.isSafeInteger(value))
+    || (kind === 'string' && typeof value === 'string');
+  if (!ok) { problems.push(`${file}: ${key} must be a ${kind === 'int' ? 'number' : kind === 'bool' ? 'boolean' : 'string'}`); return; }
+  values.set(flag, value as FlagValue);
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as Record<string, unknown>)) deepFreeze(v);
+  }
+  return o;
+}

@@ -1,0 +1,64 @@
+/** Agent configuration after flags and files are merged and validated. Frozen. */
+export interface AgentConfig {
+  dev: boolean;
+  server: boolean;
+  bootstrapExpect: number;
+  nodeName: string;
+  nodeId: string;
+  datacenter: string;
+  domain: string;
+  bindAddr: string;
+  clientAddr: string;
+  advertiseAddr: string;
+  ports: Ports;
+  /** Required for servers unless dev; undefined keeps state in memory. */
+  dataDir: string | undefined;
+  logLevel: string;
+  pidFile: string | undefined;
+  ui: boolean;
+  enableScriptChecks: boolean;
+  nodeMeta: Record<string, string>;
+  /** Anti-entropy full sync period, ms. */
+  antiEntropyIntervalMs: number;
+  /** How often critical checks are examined for DeregisterCriticalServiceAfter, ms. */
+  reapIntervalMs: number;
+  /** Services and checks defined in config files (`service`, `services`, `check`, `checks`). */
+  services: unknown[];
+  checks: unknown[];
+  /** The embedded sidecar; undefined when no Docker endpoint is used. */
+  docker: string | undefined;
+  /** True when `-docker` was given explicitly: an unreachable engine is then warned about on every retry. */
+  dockerExplicit: boolean;
+  sidecar: SidecarConfig;
+}
+
+export interface Ports {
+  http: number;
+  dns: number;
+  server: number;
+  serfLan: number;
+  serfWan: number;
+}
+
+/** registrator's flags, plus Muster's additions. Durations in ms, except the TTLs that registrator counts in seconds. */
+export interface SidecarConfig {
+  hostname: string;
+  ip: string | undefined;
+  internal: boolean;
+  explicit: boolean;
+  tags: string;
+  /** Seconds, as registrator's -ttl. */
+  ttl: number;
+  /** Seconds, as registrator's -ttl-refresh. */
+  ttlRefresh: number;
+  /** Seconds, as registrator's -resync (0: never). */
+  resync: number;
+  deregister: 'always' | 'on-success';
+  cleanup: boolean;
+  retryAttempts: number;
+  /** Milliseconds, as registrator's -retry-interval. */
+  retryInterval: number;
+  useIpFromLabel: string | undefined;
+  /** Only containers carrying this label (any value but false/0) are registered. */
+  requireLabel: string | undefined;
+}

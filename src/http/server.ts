@@ -1,0 +1,156 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MusterError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Agent } from '../agent/agent.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { Router } from './router.js';
+import { ChangeFeed } from './blocking-query.js';
+import { text } from './response.js';
+import type { ApiRequest, ApiResponse } from './types.js';
+import type { RouteDeps } from './context.js';
+import * as agentRoutes from './agent.js';
+import * as catalogRoutes from './catalog.js';
+import * as healthRoutes from './health.js';
+import * as statusRoutes from './status.js';
+
+export interface HttpApiOptions {
+  host: string;
+  port: number;
+  maxBodyBytes?: number;
+}
+
+/**
+ * The Consul-compatible HTTP API. Routes translate HTTP to calls on the
+ * agent and back; errors become Consul's plain-text answers with their
+ * status. Closing aborts every held blocking query.
+ */
+export class HttpApi {
+  private readonly server: Server;
+  private readonly router = new Router();
+  private readonly feed: ChangeFeed;
+  private readonly shutdown = new AbortController();
+  private readonly log: Logger;
+  private readonly maxBodyBytes: number;
+
+  constructor(agent: Agent, log: Logger, private readonly opts: HttpApiOptions) {
+    this.log = log.child({ component: 'http' });
+    this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULTS.http.maxBodyBytes;
+    const store = agent.store;
+    if (!store) throw new MusterError('ERR_CONFIG', 'the HTTP API needs a server agent');
+    this.feed = new ChangeFeed(store);
+    const deps: RouteDeps = {
+      agent, store, feed: this.feed, log: this.log,
+      limits: { defaultWaitMs: DEFAULTS.http.defaultWaitMs, maxWaitMs: DEFAULTS.http.maxWaitMs },
+    };
+    for (const area of [agentRoutes, catalogRoutes, healthRoutes, statusRoutes]) area.register(this.router, deps);
+    this.router.add('GET', '/', () => text(200, 'Consul Agent'));
+    this.server = createServer((req, res) => { this.handle(req, res); });
+    this.server.keepAliveTimeout = 65_000;
+    this.server.headersTimeout = 66_000;
+    this.server.requestTimeout = 0; // blocking queries hold requests up to 10 min + jitter
+  }
+
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.shutdown.abort(new MusterError('ERR_ABORTED', 'server shutting down'));
+    this.feed.close();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+      setTimeout(() => this.server.closeAllConnections(), 1000).unref();
+    });
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = process.hrtime.bigint();
+    this.respond(req, res).catch((err: unknown) => {
+      this.log.error({ err: errorMessage(err) }, 'request failed');
+      if (!res.headersSent) { res.statusCode = 500; res.end(); } else res.destroy();
+    }).finally(() => {
+      if (this.log.isLevelEnabled('debug')) {
+        const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+        this.log.debug({ method: req.method, url: req.url, status: res.statusCode, durationMs }, 'request');
+      }
+    });
+  }
+
+  private async respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const match = this.router.match(method === 'HEAD' ? 'GET' : method, url.pathname);
+    let out: ApiResponse;
+    if (match.kind === 'not-found') {
+      out = text(404, `Not found: ${url.pathname}`);
+      await drain(req);
+    } else if (match.kind === 'method-not-allowed') {
+      out = text(405, `method ${method} not allowed`, { Allow: match.allow.join(', ') });
+      await drain(req);
+    } else {
+      const controller = new AbortController();
+      const onClose = () => { if (!res.writableFinished) controller.abort(); };
+      res.on('close', onClose);
+      const onShutdown = () => controller.abort();
+      this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+      try {
+        const body = await readBody(req, this.maxBodyBytes);
+        const apiReq: ApiRequest = {
+          method, path: url.pathname, params: match.params, query: url.searchParams,
+          headers: req.headers, body, signal: controller.signal,
+        };
+        out = await match.handler(apiReq);
+      } catch (err) {
+        out = errorResponse(err, this.log);
+      } finally {
+        this.shutdown.signal.removeEventListener('abort', onShutdown);
+      }
+    }
+    if (res.destroyed) return;
+    res.statusCode = out.status;
+    for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v);
+    res.end(method === 'HEAD' ? undefined : out.body ?? '');
+  }
+}
+
+function errorResponse(err: unknown, log: Logger): ApiResponse {
+  if (err instanceof MusterError) {
+    if (err.status >= 500 && err.code === 'ERR_INTERNAL') log.error({ err }, 'internal error');
+    return text(err.status, err.message);
+  }
+  log.error({ err }, 'unexpected error');
+  return text(500, errorMessage(err));
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > limit) {
+    req.resume();
+    throw new MusterError('ERR_BODY_TOO_LARGE', `Request body(${declared} bytes) too large, max size: ${limit} bytes.`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > limit) {
+      req.resume();
+      throw new MusterError('ERR_BODY_TOO_LARGE', `Request body too large, max size: ${limit} bytes.`);
+    }
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function drain(req: IncomingMessage): Promise<void> {
+  req.resume();
+  await new Promise<void>((resolve) => { if (req.readableEnded) resolve(); else { req.once('end', resolve); req.once('error', () => resolve()); } });
+}
