@@ -1,0 +1,68 @@
+import { writeFileSync, rmSync } from 'node:fs';
+import { loadAgentConfig } from '../config/load.js';
+import { AGENT_FLAGS } from '../config/agent-flags.js';
+import { formatFlagHelp } from '../config/flags.js';
+import { createLogger, normaliseLevel } from '../log.js';
+import { Agent } from '../agent/agent.js';
+import { HttpApi } from '../http/server.js';
+import { startEmbeddedSidecar } from '../docker/embedded.js';
+import { errorMessage } from '../errors.js';
+import { VERSION } from '../version.js';
+
+/** `muster agent`: runs until SIGINT/SIGTERM, then stops each part in reverse start order. */
+export async function runAgent(argv: string[]): Promise<number> {
+  const { config, help } = loadAgentConfig(argv);
+  if (help) {
+    process.stdout.write(`Usage: muster agent [flags]\n\n${formatFlagHelp(AGENT_FLAGS)}\n`);
+    return 0;
+  }
+  const log = createLogger({ level: normaliseLevel(config.logLevel) ?? 'info' });
+  log.info({ version: VERSION, node: config.nodeName, datacenter: config.datacenter, server: config.server, dev: config.dev }, 'starting agent');
+  if (config.pidFile) writeFileSync(config.pidFile, `${process.pid}\n`);
+
+  const shutdown = new AbortController();
+  const stops: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) {
+      try { await stop(); } catch (err) { log.warn({ err: errorMessage(err) }, 'error while stopping'); }
+    }
+    if (config.pidFile) rmSync(config.pidFile, { force: true });
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (shutdown.signal.aborted) return;
+    log.info({ signal }, 'shutting down');
+    shutdown.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    const agent = new Agent(config, { log });
+    await agent.start();
+    stops.push(() => agent.stop());
+
+    const http = new HttpApi(agent, log, { host: config.clientAddr, port: config.ports.http });
+    const addr = await http.listen();
+    stops.push(() => http.close());
+    log.info({ addr: `${addr.address}:${addr.port}` }, 'http api listening');
+
+    if (config.docker) {
+      const sidecar = await startEmbeddedSidecar(agent, config, log, shutdown.signal);
+      stops.push(() => sidecar.stop());
+    } else {
+      log.warn({ socket: '/var/run/docker.sock' }, 'no Docker socket found; the sidecar is off (use -docker to name an endpoint)');
+    }
+    log.info('agent running');
+    await new Promise<void>((resolve) => shutdown.signal.addEventListener('abort', () => resolve(), { once: true }));
+  } catch (err) {
+    log.error({ err: errorMessage(err) }, 'agent failed');
+    await stopAll();
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  await stopAll();
+  log.info('agent stopped');
+  return 0;
+}

@@ -1,0 +1,37 @@
+import { MusterError, UsageError, errorMessage } from '../errors.js';
+import { VERSION } from '../version.js';
+import { runAgent } from './agent.js';
+import { runSidecar } from './sidecar.js';
+
+const USAGE = `Usage: muster <command> [flags]
+
+Commands:
+  agent     run an agent (-dev for a single in-memory server with the Docker sidecar)
+  sidecar   register Docker containers in an existing registry: muster sidecar [flags] consul://HOST:PORT
+  version   print the version
+
+Run "muster <command> -help" for a command's flags.`;
+
+/** Runs the CLI; resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'agent': return await runAgent(rest);
+      case 'sidecar': return await runSidecar(rest);
+      case 'version': case '-v': case '-version': case '--version':
+        process.stdout.write(`Muster v${VERSION}\nSpeaks the Consul HTTP API (v1)\n`);
+        return 0;
+      case undefined: case 'help': case '-h': case '-help': case '--help':
+        process.stdout.write(`${USAGE}\n`);
+        return command === undefined ? 1 : 0;
+      default:
+        throw new UsageError(`unknown command: ${command}`);
+    }
+  } catch (err) {
+    process.stderr.write(`muster: ${errorMessage(err)}\n`);
+    if (err instanceof UsageError) return 2;
+    if (err instanceof MusterError) return 1;
+    return 1;
+  }
+}
