@@ -80,10 +80,15 @@ export function bindingHostIp(info: ContainerInspect, bindingIp: string | undefi
   return hostIp;
 }
 
-/** Published mode: unspecified addresses resolve to the sidecar host, `-ip` overrides. */
+/**
+ * Published mode: unspecified addresses resolve to the sidecar host, `-ip`
+ * overrides. When the host name does not resolve, the address is left empty,
+ * which the catalog reads as "the node's address" (registrator would register
+ * 0.0.0.0, which Consul refuses).
+ */
 export function publishedIp(hostIp: string, opts: MappingOptions): string {
   if (opts.ip !== undefined && opts.ip !== '') return opts.ip;
-  if (isUnspecified(hostIp)) return opts.hostnameIp ?? '0.0.0.0';
+  if (isUnspecified(hostIp)) return opts.hostnameIp ?? '';
   return hostIp;
 }
 
