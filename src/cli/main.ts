@@ -1,7 +1,5 @@
 import { MusterError, UsageError, errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
-import { runAgent } from './agent.js';
-import { runSidecar } from './sidecar.js';
 
 const USAGE = `Usage: muster <command> [flags]
 
@@ -17,8 +15,9 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
-      case 'agent': return await runAgent(rest);
-      case 'sidecar': return await runSidecar(rest);
+      // loaded on demand: each command pulls in only its own dependencies (axios for the sidecar, ...)
+      case 'agent': return await (await import('./agent.js')).runAgent(rest);
+      case 'sidecar': return await (await import('./sidecar.js')).runSidecar(rest);
       case 'version': case '-v': case '-version': case '--version':
         process.stdout.write(`Muster v${VERSION}\nSpeaks the Consul HTTP API (v1)\n`);
         return 0;
