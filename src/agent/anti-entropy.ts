@@ -33,6 +33,8 @@ export class AntiEntropy {
   private timer: ReturnType<typeof setInterval> | undefined;
   /** Consecutive failed syncs, for logging once per outage rather than per attempt. */
   private failures = 0;
+  private retry: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
 
   constructor(
     private readonly self: SelfNode,
@@ -43,14 +45,17 @@ export class AntiEntropy {
   ) {}
 
   start(intervalMs: number): void {
-    this.timer = setInterval(() => { this.trigger(); }, intervalMs);
+    this.timer = setInterval(() => { void this.trigger(); }, intervalMs);
     this.timer.unref();
-    this.trigger();
+    void this.trigger();
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.retry) clearTimeout(this.retry);
     this.timer = undefined;
+    this.retry = undefined;
+    this.stopped = true;
   }
 
   /** Asks for a sync; returns a promise that settles when the catalog reflects every change made before the call. */
@@ -73,6 +78,12 @@ export class AntiEntropy {
       } catch (err) {
         if (this.failures === 0) this.log.warn({ err: errorMessage(err) }, 'catalog sync failed; will retry');
         this.failures++;
+        // retry on our own, doubling from 1 s to 30 s, so a change is not left waiting for the periodic sync
+        if (!this.stopped && !this.retry) {
+          const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.failures - 1, 5));
+          this.retry = setTimeout(() => { this.retry = undefined; void this.trigger(); }, delay);
+          this.retry.unref();
+        }
         return;
       }
     } while (this.again);
