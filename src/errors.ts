@@ -32,6 +32,15 @@ export const ERRORS = {
   ERR_BACKEND: { status: 500 },
   ERR_TEMPLATE: { status: 500 },
   ERR_ABORTED: { status: 500 },
+  ERR_INVALID_SESSION: { status: 500 },
+  ERR_MISSING_SESSION: { status: 500 },
+  ERR_SESSION_NOT_FOUND: { status: 404 },
+  ERR_SESSION_INVALID_INPUT: { status: 500 },
+  ERR_MISSING_KEY: { status: 400 },
+  ERR_CONFLICTING_FLAGS: { status: 400 },
+  ERR_TXN_TOO_MANY: { status: 413 },
+  ERR_TXN_ROLLED_BACK: { status: 409 },
+  ERR_LOCK: { status: 500 },
 } as const satisfies Record<string, { status: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,6 +1,7 @@
 import type { Command } from '../state/commands.js';
 import type { StateStore } from '../state/store.js';
 import type { CheckRow, NodeRow, ServiceRow } from '../state/types.js';
+import { systemClock, type Clock } from '../time.js';
 
 /**
  * Where an agent's writes go. A single dev server applies them to its own
@@ -21,10 +22,11 @@ export interface CatalogReader {
 
 /** Applies commands straight to a local store, assigning the next index: the single-server (dev) mode. */
 export class LocalWriter implements CommandWriter {
-  constructor(private readonly store: StateStore) {}
+  constructor(private readonly store: StateStore, private readonly clock: Clock = systemClock) {}
 
   write(cmd: Command): Promise<unknown> {
-    const result = this.store.apply(this.store.index + 1, cmd);
+    // the proposer stamps the time: lock-delays are measured against it on every replica
+    const result = this.store.apply(this.store.index + 1, { ...cmd, at: cmd.at ?? this.clock.now() });
     return result.ok ? Promise.resolve(result.value) : Promise.reject(result.error);
   }
 }

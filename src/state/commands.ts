@@ -52,6 +52,63 @@ export interface DeregisterCommand {
   checkId?: string;
 }
 
-export type Command = RegisterCommand | DeregisterCommand;
+/** KV verbs that write (the HTTP API's PUT/DELETE and txn's write verbs). */
+export type KvWriteVerb = 'set' | 'cas' | 'lock' | 'unlock' | 'delete' | 'delete-cas' | 'delete-tree';
+/** Read and check verbs, only inside a transaction. */
+export type KvReadVerb = 'get' | 'get-tree' | 'check-index' | 'check-session' | 'check-not-exists';
+
+export interface KvOp {
+  verb: KvWriteVerb | KvReadVerb;
+  key: string;
+  /** Base64 of the value (commands stay JSON-serialisable for the log). */
+  value?: string;
+  /** uint64 as a decimal string. */
+  flags?: string;
+  /** cas / delete-cas / check-index: the ModifyIndex to compare. */
+  index?: number;
+  /** lock / unlock / check-session. */
+  session?: string;
+}
+
+export interface KvCommand extends KvOp {
+  type: 'kv';
+  verb: KvWriteVerb;
+}
+
+/** All or nothing: every op applies, or none does and the errors are reported. */
+export interface TxnCommand {
+  type: 'txn';
+  ops: KvOp[];
+}
+
+export interface SessionInput {
+  id: string;
+  name: string;
+  node: string;
+  nodeChecks: string[];
+  serviceChecks: Array<{ id: string; namespace: string }>;
+  lockDelayMs: number;
+  behavior: 'release' | 'delete';
+  ttl: string;
+}
+
+export interface SessionCreateCommand {
+  type: 'session-create';
+  session: SessionInput;
+}
+
+/** Invalidation: an explicit destroy, or a TTL that ran out (decided on the leader, written here). */
+export interface SessionDestroyCommand {
+  type: 'session-destroy';
+  id: string;
+}
+
+export type Command = (RegisterCommand | DeregisterCommand | KvCommand | TxnCommand | SessionCreateCommand | SessionDestroyCommand) & {
+  /**
+   * The proposer's clock (ms) when the command was made. Lock-delays are
+   * measured against it, so every replica decides the same way.
+   */
+  at?: number;
+};
 
 export type CommandType = Command['type'];

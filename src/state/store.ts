@@ -1,6 +1,8 @@
 import { MusterError } from '../errors.js';
 import { Catalog, type CatalogChange } from './catalog.js';
-import type { Command } from './commands.js';
+import { KvTable, type KvEntry } from './kv.js';
+import { SessionTable, type SessionRow } from './sessions.js';
+import type { Command, KvCommand, KvOp, SessionInput, TxnCommand } from './commands.js';
 
 export type ApplyResult =
   | { ok: true; index: number; value: unknown; change?: CatalogChange }
@@ -8,15 +10,27 @@ export type ApplyResult =
 
 export type ChangeListener = (index: number, cmd: Command) => void;
 
+/** One transaction op's result: the entries it read or wrote (writes report theirs). */
+export interface TxnResult {
+  results: KvEntry[];
+  errors: Array<{ opIndex: number; what: string }>;
+}
+
+/** Consul's limit on operations in one transaction. */
+export const MAX_TXN_OPS = 128;
+
 /**
  * The replicated state machine. Commands are applied in log order with their
  * log index; the index of the command that last changed a row is its
- * ModifyIndex. Applying is synchronous, pure and deterministic; a command that
- * fails validation still consumes its index (it is in the log) but changes no
- * row. Listeners hear of every applied index, so blocking queries can wake.
+ * ModifyIndex. Applying is synchronous, pure and deterministic (time comes in
+ * the command's `at`); a command that fails validation still consumes its
+ * index (it is in the log) but changes no row. Listeners hear of every
+ * applied index, so blocking queries can wake.
  */
 export class StateStore {
   readonly catalog = new Catalog();
+  readonly kv = new KvTable();
+  readonly sessions = new SessionTable();
   private applied = 0;
   private readonly listeners = new Set<ChangeListener>();
 
@@ -30,19 +44,34 @@ export class StateStore {
       throw new MusterError('ERR_INTERNAL', `command index ${index} is not after the applied index ${this.applied}`);
     }
     this.applied = index;
+    const at = cmd.at ?? 0;
     let result: ApplyResult;
     try {
       switch (cmd.type) {
         case 'register': {
           const change = this.catalog.register(index, cmd);
+          this.invalidateForCatalog(index, at, change);
           result = { ok: true, index, value: true, change };
           break;
         }
         case 'deregister': {
           const change = this.catalog.deregister(index, cmd);
+          this.invalidateForCatalog(index, at, change);
           result = { ok: true, index, value: true, change };
           break;
         }
+        case 'kv':
+          result = { ok: true, index, value: this.applyKv(index, at, cmd) };
+          break;
+        case 'txn':
+          result = { ok: true, index, value: this.applyTxn(index, at, cmd) };
+          break;
+        case 'session-create':
+          result = { ok: true, index, value: this.createSession(index, cmd.session) };
+          break;
+        case 'session-destroy':
+          result = { ok: true, index, value: this.destroySession(index, at, cmd.id) };
+          break;
         default:
           return assertNever(cmd);
       }
@@ -59,6 +88,147 @@ export class StateStore {
     this.listeners.add(listener);
     return () => { this.listeners.delete(listener); };
   }
+
+  // ---- KV ----
+
+  private applyKv(idx: number, at: number, cmd: KvCommand): boolean {
+    const value = decodeValue(cmd.value);
+    const flags = decodeFlags(cmd.flags);
+    switch (cmd.verb) {
+      case 'set': this.kv.set(idx, cmd.key, value, flags); return true;
+      case 'cas': return this.kv.cas(idx, cmd.key, value, flags, cmd.index ?? 0);
+      case 'lock': {
+        const session = this.requireSession(cmd.session);
+        return this.kv.lock(idx, at, cmd.key, value, flags, session.id) === true;
+      }
+      case 'unlock':
+        if (!cmd.session) throw new MusterError('ERR_MISSING_SESSION', 'missing session');
+        return this.kv.unlock(idx, cmd.key, value, flags, cmd.session);
+      case 'delete': this.kv.delete(idx, cmd.key); return true;
+      case 'delete-cas': return this.kv.deleteCas(idx, cmd.key, cmd.index ?? 0);
+      case 'delete-tree': this.kv.deleteTree(idx, cmd.key); return true;
+      default: return assertNever(cmd.verb);
+    }
+  }
+
+  private requireSession(id: string | undefined): SessionRow {
+    const s = id ? this.sessions.get(id) : undefined;
+    if (!s) throw new MusterError('ERR_INVALID_SESSION', `invalid session "${id ?? ''}"`);
+    return s;
+  }
+
+  private applyTxn(idx: number, at: number, cmd: TxnCommand): TxnResult {
+    if (cmd.ops.length > MAX_TXN_OPS) {
+      throw new MusterError('ERR_TXN_TOO_MANY', `Transaction contains too many operations (${cmd.ops.length} > ${MAX_TXN_OPS})`);
+    }
+    const results: KvEntry[] = [];
+    const errors: TxnResult['errors'] = [];
+    this.kv.begin();
+    cmd.ops.forEach((op, opIndex) => {
+      const what = this.txnOp(idx, at, op, results);
+      if (what) errors.push({ opIndex, what });
+    });
+    if (errors.length > 0) {
+      this.kv.rollback();
+      return { results: [], errors };
+    }
+    this.kv.commit();
+    return { results, errors };
+  }
+
+  /** Runs one transaction op; returns Consul's error text, or undefined. */
+  private txnOp(idx: number, at: number, op: KvOp, results: KvEntry[]): string | undefined {
+    const key = op.key;
+    const value = decodeValue(op.value);
+    const flags = decodeFlags(op.flags);
+    const push = () => { const e = this.kv.get(key); if (e) results.push(e); };
+    switch (op.verb) {
+      case 'set': this.kv.set(idx, key, value, flags); push(); return undefined;
+      case 'cas':
+        if (!this.kv.cas(idx, key, value, flags, op.index ?? 0)) return `failed to set key "${key}", index is stale`;
+        push(); return undefined;
+      case 'lock': {
+        const s = op.session ? this.sessions.get(op.session) : undefined;
+        if (!s) return `invalid session "${op.session ?? ''}"`;
+        const r = this.kv.lock(idx, at, key, value, flags, s.id);
+        if (r === 'held') return `failed to lock key "${key}", lock is already held`;
+        if (r === 'lock-delay') return `failed to lock key "${key}", lock delay is active`;
+        push(); return undefined;
+      }
+      case 'unlock':
+        if (!this.kv.unlock(idx, key, value, flags, op.session ?? '')) {
+          return `failed to unlock key "${key}", lock isn't held, or is held by another session`;
+        }
+        push(); return undefined;
+      case 'get': {
+        if (!this.kv.get(key)) return `key "${key}" doesn't exist`;
+        push(); return undefined;
+      }
+      case 'get-tree': results.push(...this.kv.list(key)); return undefined;
+      case 'check-index': {
+        const e = this.kv.get(key);
+        if (!e) return `key "${key}" doesn't exist`;
+        if (e.modifyIndex !== (op.index ?? 0)) return `current modify index ${e.modifyIndex} != ${op.index ?? 0}`;
+        push(); return undefined;
+      }
+      case 'check-session': {
+        const e = this.kv.get(key);
+        if (!e) return `key "${key}" doesn't exist`;
+        if (e.session !== (op.session ?? '')) return `current session "${e.session}" != "${op.session ?? ''}"`;
+        push(); return undefined;
+      }
+      case 'check-not-exists':
+        if (this.kv.get(key)) return `key "${key}" exists`;
+        return undefined;
+      case 'delete': this.kv.delete(idx, key); return undefined;
+      case 'delete-tree': this.kv.deleteTree(idx, key); return undefined;
+      case 'delete-cas':
+        if (!this.kv.deleteCas(idx, key, op.index ?? 0)) return `failed to delete key "${key}", index is stale`;
+        return undefined;
+      default: return `unknown KV verb "${String(op.verb)}"`;
+    }
+  }
+
+  // ---- sessions ----
+
+  private createSession(idx: number, input: SessionInput): SessionRow {
+    if (this.sessions.get(input.id)) throw new MusterError('ERR_SESSION_INVALID_INPUT', `session "${input.id}" already exists`);
+    if (!this.catalog.getNode(input.node)) throw new MusterError('ERR_SESSION_INVALID_INPUT', `Missing node registration`);
+    const checks = [...input.nodeChecks, ...input.serviceChecks.map((c) => c.id)];
+    for (const checkId of checks) {
+      const c = this.catalog.getCheck(input.node, checkId);
+      if (!c) throw new MusterError('ERR_SESSION_INVALID_INPUT', `Missing check '${checkId}' registration`);
+      if (c.status === 'critical') throw new MusterError('ERR_SESSION_INVALID_INPUT', `Check '${checkId}' is in critical state`);
+    }
+    return this.sessions.insert(idx, input);
+  }
+
+  /** Invalidates a session: its locks are released or its keys deleted, with lock-delay. Unknown ids are fine. */
+  private destroySession(idx: number, at: number, id: string): boolean {
+    const row = this.sessions.remove(idx, id);
+    if (!row) return true;
+    this.kv.releaseSession(idx, at, row.id, row.behavior, row.lockDelayMs);
+    this.kv.expireLockDelays(at);
+    return true;
+  }
+
+  /** A node gone, or a linked check gone or critical, invalidates sessions (Consul's rules). */
+  private invalidateForCatalog(idx: number, at: number, change: CatalogChange): void {
+    const doomed = new Set<string>();
+    for (const node of change.removedNodes) for (const s of this.sessions.onNode(node)) doomed.add(s.id);
+    for (const c of [...change.removedChecks, ...change.criticalChecks]) {
+      for (const s of this.sessions.linkedTo(c.node, c.checkId)) doomed.add(s.id);
+    }
+    for (const id of [...doomed].sort()) this.destroySession(idx, at, id);
+  }
+}
+
+function decodeValue(b64: string | undefined): Buffer {
+  return b64 ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
+}
+
+function decodeFlags(flags: string | undefined): bigint {
+  return flags ? BigInt(flags) : 0n;
 }
 
 export function assertNever(x: never): never {
