@@ -11,6 +11,7 @@ import { LocalCatalogReader, LocalWriter, type CatalogReader, type CommandWriter
 import { resolveCheck, resolveServiceChecks, validateService } from './validate.js';
 import { decodeCheck, decodeService } from './definition-json.js';
 import { CriticalReaper } from './reaper.js';
+import { Sessions } from './sessions.js';
 
 export const SERF_HEALTH = { checkId: 'serfHealth', name: 'Serf Health Status' } as const;
 
@@ -34,6 +35,7 @@ export class Agent {
   private readonly runners: CheckRunners;
   private readonly antiEntropy: AntiEntropy;
   private readonly reaper: CriticalReaper;
+  readonly sessions: Sessions;
   private readonly log: Logger;
   private readonly clock: Clock;
   readonly startedAt: number;
@@ -58,6 +60,7 @@ export class Agent {
       log: this.log,
       onResult: (checkId, status, output) => { this.local.setStatus(checkId, status, output); },
     });
+    this.sessions = new Sessions(this.store, this.writer, this.log.child({ component: 'sessions' }));
     this.reaper = new CriticalReaper(this.local, this.clock, (serviceId, checkId) => {
       this.log.info({ service: serviceId, check: checkId }, 'deregistering service: check critical too long');
       this.deregisterService(serviceId).catch((err: unknown) => this.log.warn({ err, service: serviceId }, 'reap failed'));
@@ -79,11 +82,13 @@ export class Agent {
       await this.registerService(decodeService(raw), { replaceExistingChecks: false });
     }
     for (const raw of this.config.checks) await this.registerCheck(decodeCheck(raw));
+    this.sessions.armAll();
     this.antiEntropy.start(this.config.antiEntropyIntervalMs);
     this.reaper.start(this.config.reapIntervalMs);
   }
 
   async stop(): Promise<void> {
+    this.sessions.stop();
     this.reaper.stop();
     this.antiEntropy.stop();
     this.runners.stopAll();

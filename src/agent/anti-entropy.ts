@@ -60,33 +60,38 @@ export class AntiEntropy {
 
   /** Asks for a sync; returns a promise that settles when the catalog reflects every change made before the call. */
   trigger(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running.then(() => this.running ?? undefined);
-    }
-    this.running = this.loop().finally(() => { this.running = undefined; });
+    this.again = true;
+    this.running ??= this.loop();
     return this.running;
   }
 
   private async loop(): Promise<void> {
-    do {
-      this.again = false;
-      try {
-        await this.syncOnce();
-        if (this.failures > 0) this.log.info({ attempts: this.failures }, 'catalog sync recovered');
-        this.failures = 0;
-      } catch (err) {
-        if (this.failures === 0) this.log.warn({ err: errorMessage(err) }, 'catalog sync failed; will retry');
-        this.failures++;
-        // retry on our own, doubling from 1 s to 30 s, so a change is not left waiting for the periodic sync
-        if (!this.stopped && !this.retry) {
-          const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.failures - 1, 5));
-          this.retry = setTimeout(() => { this.retry = undefined; void this.trigger(); }, delay);
-          this.retry.unref();
+    try {
+      while (this.again) {
+        this.again = false;
+        try {
+          await this.syncOnce();
+          if (this.failures > 0) this.log.info({ attempts: this.failures }, 'catalog sync recovered');
+          this.failures = 0;
+        } catch (err) {
+          if (this.failures === 0) this.log.warn({ err: errorMessage(err) }, 'catalog sync failed; will retry');
+          this.failures++;
+          // retry on our own, doubling from 1 s to 30 s, so a change is not left waiting for the periodic sync
+          if (!this.stopped && !this.retry) {
+            const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.failures - 1, 5));
+            this.retry = setTimeout(() => { this.retry = undefined; void this.trigger(); }, delay);
+            this.retry.unref();
+          }
+          return;
         }
-        return;
       }
-    } while (this.again);
+    } finally {
+      // Cleared in the same step that decides to stop: a trigger that comes
+      // after this starts a new loop instead of joining one that has ended
+      // (a `.finally()` on the promise would run a few microtasks later, and
+      // a change made in between would resolve its trigger unsynced).
+      this.running = undefined;
+    }
   }
 
   /** One full comparison of local state with the catalog. */

@@ -50,7 +50,11 @@ export function formatDuration(ms: number): string {
   const neg = ms < 0;
   let rest = Math.abs(ms);
   let out = '';
-  if (rest < 1000) {
+  if (rest < 1) {
+    // Go switches unit below a millisecond: "500µs", "1.5µs", "10ns".
+    const ns = Math.round(rest * 1e6);
+    out = ns < 1000 ? `${ns}ns` : `${trimFloat(ns / 1000)}µs`;
+  } else if (rest < 1000) {
     out = `${trimFloat(rest)}ms`;
   } else {
     const h = Math.floor(rest / 3_600_000); rest -= h * 3_600_000;

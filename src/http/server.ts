@@ -13,6 +13,9 @@ import * as agentRoutes from './agent.js';
 import * as catalogRoutes from './catalog.js';
 import * as healthRoutes from './health.js';
 import * as statusRoutes from './status.js';
+import * as kvRoutes from './kv.js';
+import * as sessionRoutes from './session.js';
+import * as txnRoutes from './txn.js';
 
 export interface HttpApiOptions {
   host: string;
@@ -43,7 +46,7 @@ export class HttpApi {
       agent, store, feed: this.feed, log: this.log,
       limits: { defaultWaitMs: DEFAULTS.http.defaultWaitMs, maxWaitMs: DEFAULTS.http.maxWaitMs },
     };
-    for (const area of [agentRoutes, catalogRoutes, healthRoutes, statusRoutes]) area.register(this.router, deps);
+    for (const area of [agentRoutes, catalogRoutes, healthRoutes, statusRoutes, kvRoutes, sessionRoutes, txnRoutes]) area.register(this.router, deps);
     this.router.add('GET', '/', () => text(200, 'Consul Agent'));
     this.server = createServer((req, res) => { this.handle(req, res); });
     this.server.keepAliveTimeout = 65_000;

@@ -12,7 +12,8 @@ export type ChangeListener = (index: number, cmd: Command) => void;
 
 /** One transaction op's result: the entries it read or wrote (writes report theirs). */
 export interface TxnResult {
-  results: KvEntry[];
+  /** Entries in op order; `read` tells a get/check (value shown) from a write (value left out, as Consul). */
+  results: Array<{ entry: KvEntry; read: boolean }>;
   errors: Array<{ opIndex: number; what: string }>;
 }
 
@@ -121,7 +122,7 @@ export class StateStore {
     if (cmd.ops.length > MAX_TXN_OPS) {
       throw new MusterError('ERR_TXN_TOO_MANY', `Transaction contains too many operations (${cmd.ops.length} > ${MAX_TXN_OPS})`);
     }
-    const results: KvEntry[] = [];
+    const results: TxnResult['results'] = [];
     const errors: TxnResult['errors'] = [];
     this.kv.begin();
     cmd.ops.forEach((op, opIndex) => {
@@ -137,11 +138,12 @@ export class StateStore {
   }
 
   /** Runs one transaction op; returns Consul's error text, or undefined. */
-  private txnOp(idx: number, at: number, op: KvOp, results: KvEntry[]): string | undefined {
+  private txnOp(idx: number, at: number, op: KvOp, results: TxnResult['results']): string | undefined {
     const key = op.key;
     const value = decodeValue(op.value);
     const flags = decodeFlags(op.flags);
-    const push = () => { const e = this.kv.get(key); if (e) results.push(e); };
+    const read = op.verb === 'get' || op.verb.startsWith('check-');
+    const push = () => { const e = this.kv.get(key); if (e) results.push({ entry: e, read }); };
     switch (op.verb) {
       case 'set': this.kv.set(idx, key, value, flags); push(); return undefined;
       case 'cas':
@@ -164,7 +166,7 @@ export class StateStore {
         if (!this.kv.get(key)) return `key "${key}" doesn't exist`;
         push(); return undefined;
       }
-      case 'get-tree': results.push(...this.kv.list(key)); return undefined;
+      case 'get-tree': for (const entry of this.kv.list(key)) results.push({ entry, read: true }); return undefined;
       case 'check-index': {
         const e = this.kv.get(key);
         if (!e) return `key "${key}" doesn't exist`;
