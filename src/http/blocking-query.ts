@@ -11,32 +11,50 @@ export interface BlockingLimits {
 }
 
 /**
- * One shared "something changed" promise per store, so that a thousand
- * waiting queries cost one listener, not a thousand.
+ * Wakes held queries when the store applies a command. Each waiter is
+ * removed when it wakes, times out or is aborted, so a quiet store holds no
+ * leftovers of queries that already answered.
  */
 export class ChangeFeed {
-  private next: Promise<void> | undefined;
-  private resolveNext: (() => void) | undefined;
+  private waiters = new Set<() => void>();
   private readonly unsubscribe: () => void;
 
   constructor(store: StateStore) {
     this.unsubscribe = store.subscribe(() => {
-      const r = this.resolveNext;
-      this.next = undefined;
-      this.resolveNext = undefined;
-      r?.();
+      const waiting = this.waiters;
+      this.waiters = new Set();
+      for (const wake of waiting) wake();
     });
   }
 
-  /** Resolves at the next applied command. */
-  changed(): Promise<void> {
-    if (!this.next) this.next = new Promise<void>((resolve) => { this.resolveNext = resolve; });
-    return this.next;
+  /** Resolves 'changed' at the next applied command, or 'timeout' after `ms` or on abort. */
+  wait(ms: number, signal: AbortSignal): Promise<'changed' | 'timeout'> {
+    return new Promise((resolve) => {
+      if (signal.aborted) { resolve('timeout'); return; }
+      const done = (outcome: 'changed' | 'timeout') => {
+        clearTimeout(timer);
+        this.waiters.delete(onChange);
+        signal.removeEventListener('abort', onAbort);
+        resolve(outcome);
+      };
+      const onChange = () => done('changed');
+      const onAbort = () => done('timeout');
+      const timer = setTimeout(() => done('timeout'), ms);
+      this.waiters.add(onChange);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Number of held waiters (for tests and metrics). */
+  get waiting(): number {
+    return this.waiters.size;
   }
 
   close(): void {
     this.unsubscribe();
-    this.resolveNext?.();
+    const waiting = this.waiters;
+    this.waiters = new Set();
+    for (const wake of waiting) wake();
   }
 }
 
@@ -77,23 +95,12 @@ export async function blockingQuery<T>(
   const { minIndex, waitMs } = parseBlocking(req.query, limits);
   let result = query();
   if (minIndex === 0 || result.index > minIndex) return floor(result);
-  const deadline = waitMs + random() * (waitMs / 16);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), deadline);
-    onAbort = () => resolve('timeout');
-    req.signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    for (;;) {
-      const outcome = await Promise.race([feed.changed().then(() => 'changed' as const), timeout]);
-      result = query();
-      if (outcome === 'timeout' || result.index > minIndex) return floor(result);
-    }
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) req.signal.removeEventListener('abort', onAbort);
+  const deadline = Date.now() + waitMs + random() * (waitMs / 16);
+  for (;;) {
+    const left = deadline - Date.now();
+    const outcome = left > 0 ? await feed.wait(left, req.signal) : 'timeout';
+    result = query();
+    if (outcome === 'timeout' || result.index > minIndex) return floor(result);
   }
 }
 

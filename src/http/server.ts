@@ -120,6 +120,9 @@ export class HttpApi {
     if (res.destroyed) return;
     res.statusCode = out.status;
     for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v);
+    // Answers written while closing (held blocking queries) close their connection,
+    // so close() does not wait for the forced cut of keep-alive sockets.
+    if (this.shutdown.signal.aborted) res.setHeader('Connection', 'close');
     res.end(method === 'HEAD' ? undefined : out.body ?? '');
   }
 }
