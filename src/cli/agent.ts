@@ -49,6 +49,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     if (config.docker) {
       const sidecar = await startEmbeddedSidecar(agent, config, log, shutdown.signal);
       stops.push(() => sidecar.stop());
+    } else if (config.dockerExplicit) {
+      log.info('sidecar off (-docker "")');
     } else {
       log.warn({ socket: '/var/run/docker.sock' }, 'no Docker socket found; the sidecar is off (use -docker to name an endpoint)');
     }

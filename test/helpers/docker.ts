@@ -164,6 +164,10 @@ export interface RunContainerOptions {
   hostname?: string;
   /** Full container name; default `uniqueContainerName()`. Prefer `uniqueContainerName('web')`. */
   name?: string;
+  /** Seconds `docker stop` waits before SIGKILL (default: the engine's, 10). */
+  stopTimeout?: number;
+  /** Default true; false only creates the container (start it with `container.start()`). */
+  start?: boolean;
 }
 
 /** `muster-test-<random>` or `muster-test-<random>-<suffix>`. */
@@ -173,7 +177,7 @@ export function uniqueContainerName(suffix?: string): string {
 }
 
 /**
- * Creates and starts a container, labelled `muster.test=1`, and registers a teardown
+ * Creates and (unless `start: false`) starts a container, labelled `muster.test=1`, and registers a teardown
  * on `t` that force-removes it (and its anonymous volumes).
  */
 export async function runContainer(t: Test, docker: Docker, opts: RunContainerOptions = {}): Promise<Docker.Container> {
@@ -208,10 +212,11 @@ export async function runContainer(t: Test, docker: Docker, opts: RunContainerOp
   if (opts.entrypoint) create.Entrypoint = opts.entrypoint;
   if (opts.hostname !== undefined) create.Hostname = opts.hostname;
   if (opts.healthcheck) create.Healthcheck = healthConfig(opts.healthcheck);
+  if (opts.stopTimeout !== undefined) create.StopTimeout = opts.stopTimeout;
 
   const container = await docker.createContainer(create);
   t.teardown(() => removeContainer(container));
-  await container.start();
+  if (opts.start ?? true) await container.start();
   return container;
 }
 
