@@ -27,7 +27,7 @@ export interface OpQueueOptions {
  */
 export class OpQueue {
   private readonly pending = new Map<string, QueuedOp>();
-  private running: Promise<void> | undefined;
+  private draining = false;
   private idleWaiters: Array<() => void> = [];
   private failures = 0;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -46,7 +46,10 @@ export class OpQueue {
 
   push(key: string, op: QueuedOp): void {
     this.pending.set(key, op);
-    if (!this.running) this.running = this.drain().finally(() => { this.running = undefined; });
+    if (!this.draining) {
+      this.draining = true;
+      void this.drain();
+    }
   }
 
   /** Forgets a pending change (its subject is gone). */
@@ -64,6 +67,18 @@ export class OpQueue {
     const { log, signal } = this.opts;
     const min = this.opts.minDelayMs ?? 250;
     const max = this.opts.maxDelayMs ?? 30_000;
+    try {
+      await this.drainLoop(log, signal, min, max);
+    } finally {
+      // cleared before the waiters hear of it, so a push from a waiter starts a new drain
+      this.draining = false;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private async drainLoop(log: Logger, signal: AbortSignal, min: number, max: number): Promise<void> {
     while (this.pending.size > 0 && !signal.aborted) {
       const [key, op] = this.pending.entries().next().value as [string, QueuedOp];
       try {
@@ -85,9 +100,6 @@ export class OpQueue {
         try { await this.sleep(delay, signal); } catch { break; }
       }
     }
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const w of waiters) w();
   }
 }
 
