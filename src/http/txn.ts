@@ -1,11 +1,12 @@
 import { MusterError } from '../errors.js';
 import type { Router } from './router.js';
-import { checkDatacenter, indexHeaders, jsonBody, type RouteDeps } from './context.js';
+import { checkDatacenter, indexHeaders, type RouteDeps } from './context.js';
 import { rawJson } from './response.js';
 import { fieldsOf, str, type Fields } from '../agent/definition-json.js';
-import { dirEntryJson, parseUint64 } from './kv-wire.js';
+import { dirEntryJson, parseJsonExactIntegers, parseUint64 } from './kv-wire.js';
 import { MAX_TXN_OPS, type TxnResult } from '../state/store.js';
 import type { KvOp } from '../state/commands.js';
+import type { ApiRequest } from './types.js';
 
 const VERBS = new Set(['set', 'cas', 'lock', 'unlock', 'get', 'get-tree', 'check-index', 'check-session', 'check-not-exists', 'delete', 'delete-tree', 'delete-cas']);
 
@@ -14,7 +15,7 @@ export function register(router: Router, deps: RouteDeps): void {
   const { agent, store } = deps;
   router.add(['PUT', 'POST'], '/v1/txn', async (req) => {
     checkDatacenter(req, agent.config.datacenter);
-    const body = jsonBody(req);
+    const body = txnBody(req);
     if (!Array.isArray(body)) throw new MusterError('ERR_DECODE', 'Request decode failed: the body must be a JSON array of operations');
     if (body.length > MAX_TXN_OPS) {
       throw new MusterError('ERR_TXN_TOO_MANY', `Transaction contains too many operations (${body.length} > ${MAX_TXN_OPS})`);
@@ -29,6 +30,17 @@ export function register(router: Router, deps: RouteDeps): void {
     const results = result.results.map((r) => `{"KV":${dirEntryJson(r.entry, r.read)}}`).join(',');
     return rawJson(`{"Results":[${results}],"Errors":null}`, headers);
   });
+}
+
+/** The body as JSON, with uint64 `Flags` kept exact (JSON.parse would round them). */
+function txnBody(req: ApiRequest): unknown {
+  const text = req.body.toString('utf8').trim();
+  if (text === '') return undefined;
+  try {
+    return parseJsonExactIntegers(text);
+  } catch (err) {
+    throw new MusterError('ERR_DECODE', `Request decode failed: ${(err as Error).message}`);
+  }
 }
 
 function decodeOp(raw: unknown, i: number): KvOp {

@@ -12,7 +12,7 @@ export type ChangeListener = (index: number, cmd: Command) => void;
 
 /** One transaction op's result: the entries it read or wrote (writes report theirs). */
 export interface TxnResult {
-  /** Entries in op order; `read` tells a get/check (value shown) from a write (value left out, as Consul). */
+  /** Entries in op order; `read` marks get/get-tree results (value shown); writes and checks leave the value out, as Consul. */
   results: Array<{ entry: KvEntry; read: boolean }>;
   errors: Array<{ opIndex: number; what: string }>;
 }
@@ -99,6 +99,7 @@ export class StateStore {
       case 'set': this.kv.set(idx, cmd.key, value, flags); return true;
       case 'cas': return this.kv.cas(idx, cmd.key, value, flags, cmd.index ?? 0);
       case 'lock': {
+        if (!cmd.session) throw new MusterError('ERR_MISSING_SESSION', 'missing session');
         const session = this.requireSession(cmd.session);
         return this.kv.lock(idx, at, cmd.key, value, flags, session.id) === true;
       }
@@ -125,10 +126,16 @@ export class StateStore {
     const results: TxnResult['results'] = [];
     const errors: TxnResult['errors'] = [];
     this.kv.begin();
-    cmd.ops.forEach((op, opIndex) => {
-      const what = this.txnOp(idx, at, op, results);
-      if (what) errors.push({ opIndex, what });
-    });
+    try {
+      cmd.ops.forEach((op, opIndex) => {
+        const what = this.txnOp(idx, at, op, results);
+        if (what) errors.push({ opIndex, what });
+      });
+    } catch (err) {
+      // an op that throws (a malformed command) must not leave the earlier ops applied
+      this.kv.rollback();
+      throw err;
+    }
     if (errors.length > 0) {
       this.kv.rollback();
       return { results: [], errors };
@@ -142,7 +149,7 @@ export class StateStore {
     const key = op.key;
     const value = decodeValue(op.value);
     const flags = decodeFlags(op.flags);
-    const read = op.verb === 'get' || op.verb.startsWith('check-');
+    const read = op.verb === 'get';
     const push = () => { const e = this.kv.get(key); if (e) results.push({ entry: e, read }); };
     switch (op.verb) {
       case 'set': this.kv.set(idx, key, value, flags); push(); return undefined;
@@ -150,15 +157,17 @@ export class StateStore {
         if (!this.kv.cas(idx, key, value, flags, op.index ?? 0)) return `failed to set key "${key}", index is stale`;
         push(); return undefined;
       case 'lock': {
-        const s = op.session ? this.sessions.get(op.session) : undefined;
-        if (!s) return `invalid session "${op.session ?? ''}"`;
+        if (!op.session) return 'missing session';
+        const s = this.sessions.get(op.session);
+        if (!s) return `invalid session "${op.session}"`;
         const r = this.kv.lock(idx, at, key, value, flags, s.id);
         if (r === 'held') return `failed to lock key "${key}", lock is already held`;
-        if (r === 'lock-delay') return `failed to lock key "${key}", lock delay is active`;
+        if (r === 'lock-delay') return `failed to lock key "${key}" due to lock delay`;
         push(); return undefined;
       }
       case 'unlock':
-        if (!this.kv.unlock(idx, key, value, flags, op.session ?? '')) {
+        if (!op.session) return 'missing session';
+        if (!this.kv.unlock(idx, key, value, flags, op.session)) {
           return `failed to unlock key "${key}", lock isn't held, or is held by another session`;
         }
         push(); return undefined;
@@ -169,14 +178,14 @@ export class StateStore {
       case 'get-tree': for (const entry of this.kv.list(key)) results.push({ entry, read: true }); return undefined;
       case 'check-index': {
         const e = this.kv.get(key);
-        if (!e) return `key "${key}" doesn't exist`;
-        if (e.modifyIndex !== (op.index ?? 0)) return `current modify index ${e.modifyIndex} != ${op.index ?? 0}`;
+        if (!e) return `failed to check index, key "${key}" doesn't exist`;
+        if (e.modifyIndex !== (op.index ?? 0)) return `failed index check for key "${key}", current modify index ${e.modifyIndex} != ${op.index ?? 0}`;
         push(); return undefined;
       }
       case 'check-session': {
         const e = this.kv.get(key);
-        if (!e) return `key "${key}" doesn't exist`;
-        if (e.session !== (op.session ?? '')) return `current session "${e.session}" != "${op.session ?? ''}"`;
+        if (!e) return `failed to check session, key "${key}" doesn't exist`;
+        if (e.session !== (op.session ?? '')) return `failed session check for key "${key}", current session "${e.session}" != "${op.session ?? ''}"`;
         push(); return undefined;
       }
       case 'check-not-exists':
