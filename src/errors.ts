@@ -41,6 +41,11 @@ export const ERRORS = {
   ERR_TXN_TOO_MANY: { status: 413 },
   ERR_TXN_ROLLED_BACK: { status: 409 },
   ERR_LOCK: { status: 500 },
+  ERR_LOCK_CONFLICT: { status: 500 },
+  ERR_LOCK_IN_USE: { status: 500 },
+  ERR_KV_CAS_CONFLICT: { status: 409 },
+  ERR_API: { status: 500 },
+  ERR_UNREACHABLE: { status: 503 },
 } as const satisfies Record<string, { status: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -6,6 +6,8 @@ const USAGE = `Usage: muster <command> [flags]
 Commands:
   agent     run an agent (-dev for a single in-memory server with the Docker sidecar)
   sidecar   register Docker containers in an existing registry: muster sidecar [flags] consul://HOST:PORT
+  kv        read and write the key/value store: muster kv put|get|delete|export|import (as consul kv)
+  lock      run a command while holding a lock: muster lock [-n N] PREFIX CMD... (as consul lock)
   version   print the version
 
 Run "muster <command> -help" for a command's flags.`;
@@ -18,6 +20,8 @@ export async function main(argv: string[]): Promise<number> {
       // loaded on demand: each command pulls in only its own dependencies (axios for the sidecar, ...)
       case 'agent': return await (await import('./agent.js')).runAgent(rest);
       case 'sidecar': return await (await import('./sidecar.js')).runSidecar(rest);
+      case 'kv': return await (await import('./kv.js')).runKv(rest);
+      case 'lock': return await (await import('./lock.js')).runLock(rest);
       case 'version': case '-v': case '-version': case '--version':
         process.stdout.write(`Muster v${VERSION}\nSpeaks the Consul HTTP API (v1)\n`);
         return 0;
