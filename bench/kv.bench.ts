@@ -61,10 +61,36 @@ async function main(): Promise<void> {
       rows.push(`${label.padEnd(9)} muster ${fmt(m)} | etcd ${fmt(e)} | ratio ops/s ${(m.ops / m.seconds / (e.ops / e.seconds)).toFixed(2)}, p99 ${(m.p99 / e.p99).toFixed(2)}`);
       console.log(rows[rows.length - 1]);
     }
+    await lockHandoff(musterPort);
   } finally {
     for (const p of procs) p.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Two processes take turns on one Consul-style lock; handoff = one begins its release -> the other holds it. */
+async function lockHandoff(port: number): Promise<void> {
+  const rounds = 100;
+  await send(new Agent(), port, 'PUT', '/v1/kv/bench-lock/turn', Buffer.from('a'));
+  const worker = resolve(ROOT, 'dist/bench/lock-handoff-worker.js');
+  const events: Array<{ who: string; event: string; round: number; t: number }> = [];
+  const run = (me: string, other: string) => new Promise<void>((res, rej) => {
+    const p = spawn(process.execPath, [worker, `http://127.0.0.1:${port}`, me, other, String(rounds)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const timer = setTimeout(() => { p.kill('SIGKILL'); rej(new Error('lock handoff did not finish in 120 s')); }, 120_000);
+    createInterface({ input: p.stdout! }).on('line', (l) => events.push(JSON.parse(l) as (typeof events)[number]));
+    p.on('exit', (code) => { clearTimeout(timer); if (code === 0) res(); else rej(new Error(`worker ${me} exited ${code}`)); });
+  });
+  await Promise.all([run('a', 'b'), run('b', 'a')]);
+  const at = (who: string, event: string, round: number) => events.find((e) => e.who === who && e.event === event && e.round === round)?.t;
+  const handoffs: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const ab = (at('b', 'acquire', i) ?? NaN) - (at('a', 'release', i) ?? NaN);
+    const ba = (at('a', 'acquire', i + 1) ?? NaN) - (at('b', 'release', i) ?? NaN);
+    for (const d of [ab, ba]) if (Number.isFinite(d)) handoffs.push(d);
+  }
+  handoffs.sort((x, y) => x - y);
+  const pct = (p: number) => handoffs[Math.min(handoffs.length - 1, Math.ceil(p * handoffs.length) - 1)] ?? NaN;
+  console.log(`\nlock handoff between two processes (Consul Lock algorithm, ${handoffs.length} handoffs): p50 ${pct(0.5).toFixed(2)} ms, p99 ${pct(0.99).toFixed(2)} ms`);
 }
 
 function fmt(r: PhaseResult): string {
