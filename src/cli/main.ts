@@ -8,6 +8,11 @@ Commands:
   sidecar   register Docker containers in an existing registry: muster sidecar [flags] consul://HOST:PORT
   kv        read and write the key/value store: muster kv put|get|delete|export|import (as consul kv)
   lock      run a command while holding a lock: muster lock [-n N] PREFIX CMD... (as consul lock)
+  members   list the members of the gossip pool (-detailed, -status REGEX)
+  join      ask the local agent to join others: muster join ADDR...
+  leave     make the local agent leave gracefully and stop
+  force-leave  move a failed member to left: muster force-leave NODE
+  keygen    print a new gossip encryption key for -encrypt
   version   print the version
 
 Run "muster <command> -help" for a command's flags.`;
@@ -22,6 +27,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'sidecar': return await (await import('./sidecar.js')).runSidecar(rest);
       case 'kv': return await (await import('./kv.js')).runKv(rest);
       case 'lock': return await (await import('./lock.js')).runLock(rest);
+      case 'members': return await (await import('./members.js')).runMembers(rest);
+      case 'join': return await (await import('./members.js')).runJoin(rest);
+      case 'leave': return await (await import('./members.js')).runLeave(rest);
+      case 'force-leave': return await (await import('./members.js')).runForceLeave(rest);
+      case 'keygen': return (await import('./members.js')).runKeygen(rest);
       case 'version': case '-v': case '-version': case '--version':
         process.stdout.write(`Muster v${VERSION}\nSpeaks the Consul HTTP API (v1)\n`);
         return 0;
