@@ -113,22 +113,28 @@ export class Agent {
 
   // ---- the agent API ----
 
-  async registerService(def: ServiceDefinition, opts: { replaceExistingChecks: boolean }): Promise<void> {
+  /**
+   * Registers a local service. By default resolves once the catalog has it
+   * (read-after-write for API clients); `waitForSync: false` returns as soon
+   * as local state has it and lets anti-entropy batch the catalog writes
+   * (the embedded sidecar registering hundreds of containers at once).
+   */
+  async registerService(def: ServiceDefinition, opts: { replaceExistingChecks: boolean; waitForSync?: boolean }): Promise<void> {
     validateService(def);
     const checks = resolveServiceChecks(def, { scriptChecks: this.config.enableScriptChecks });
     const removed = this.local.addService(def, checks, opts.replaceExistingChecks);
     for (const id of removed) this.runners.stop(id);
     for (const c of checks) this.runners.start(c.checkId, c);
-    await this.antiEntropy.trigger();
+    if (opts.waitForSync !== false) await this.antiEntropy.trigger();
   }
 
-  async deregisterService(id: string): Promise<void> {
+  async deregisterService(id: string, opts: { waitForSync?: boolean } = {}): Promise<void> {
     const removed = this.local.removeService(id);
     if (removed === undefined) {
       throw new MusterError('ERR_UNKNOWN_SERVICE', `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
     }
     for (const c of removed) this.runners.stop(c);
-    await this.antiEntropy.trigger();
+    if (opts.waitForSync !== false) await this.antiEntropy.trigger();
   }
 
   async registerCheck(def: CheckDefinition): Promise<void> {

@@ -127,8 +127,8 @@ export class Sidecar {
     const list = await this.deps.docker.listContainers();
     const out: ContainerInspect[] = [];
     const ids = list.map((c) => c.Id);
-    for (let i = 0; i < ids.length; i += 16) {
-      const batch = await Promise.all(ids.slice(i, i + 16).map((id) => this.inspect(id)));
+    for (let i = 0; i < ids.length; i += 32) {
+      const batch = await Promise.all(ids.slice(i, i + 32).map((id) => this.inspect(id)));
       for (const info of batch) if (info?.State?.Running) out.push(info);
     }
     this.mapping.linked = new Map(out.flatMap((c) => [[c.Id, c], [c.Name.replace(/^\//, ''), c]] as Array<[string, ContainerInspect]>));
