@@ -12,12 +12,15 @@ import { resolveCheck, resolveServiceChecks, validateService } from './validate.
 import { decodeCheck, decodeService } from './definition-json.js';
 import { CriticalReaper } from './reaper.js';
 import { Sessions } from './sessions.js';
+import { Membership } from './membership.js';
 
 export const SERF_HEALTH = { checkId: 'serfHealth', name: 'Serf Health Status' } as const;
 
 export interface AgentDeps {
   log: Logger;
   clock?: Clock;
+  /** Asks the process to stop (after /v1/agent/leave, or when -retry-join gives up). */
+  requestShutdown?: (reason: string, exitCode: number) => void;
 }
 
 /**
@@ -36,9 +39,11 @@ export class Agent {
   private readonly antiEntropy: AntiEntropy;
   private readonly reaper: CriticalReaper;
   readonly sessions: Sessions;
+  readonly membership: Membership;
   private readonly log: Logger;
   private readonly clock: Clock;
   readonly startedAt: number;
+  private readonly requestShutdown: (reason: string, exitCode: number) => void;
 
   constructor(readonly config: AgentConfig, deps: AgentDeps) {
     this.log = deps.log.child({ component: 'agent' });
@@ -60,6 +65,10 @@ export class Agent {
       log: this.log,
       onResult: (checkId, status, output) => { this.local.setStatus(checkId, status, output); },
     });
+    this.requestShutdown = deps.requestShutdown ?? ((reason) => this.log.warn({ reason }, 'shutdown requested, but nobody listens'));
+    this.membership = new Membership(config, {
+      log: this.log, writer: this.writer, store: this.store, requestShutdown: this.requestShutdown,
+    });
     this.sessions = new Sessions(this.store, this.writer, this.log.child({ component: 'sessions' }));
     this.reaper = new CriticalReaper(this.local, this.clock, (serviceId, checkId) => {
       this.log.info({ service: serviceId, check: checkId }, 'deregistering service: check critical too long');
@@ -77,17 +86,24 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    if (this.config.server) await this.registerSelfAsLeader();
-    for (const raw of this.config.services) {
-      await this.registerService(decodeService(raw), { replaceExistingChecks: false });
+    try {
+      if (this.config.server) await this.registerSelfAsLeader();
+      await this.membership.start();
+      for (const raw of this.config.services) {
+        await this.registerService(decodeService(raw), { replaceExistingChecks: false });
+      }
+      for (const raw of this.config.checks) await this.registerCheck(decodeCheck(raw));
+      this.sessions.armAll();
+      this.antiEntropy.start(this.config.antiEntropyIntervalMs);
+      this.reaper.start(this.config.reapIntervalMs);
+    } catch (err) {
+      await this.stop(); // a failed start leaves no socket or timer behind, so the process can exit
+      throw err;
     }
-    for (const raw of this.config.checks) await this.registerCheck(decodeCheck(raw));
-    this.sessions.armAll();
-    this.antiEntropy.start(this.config.antiEntropyIntervalMs);
-    this.reaper.start(this.config.reapIntervalMs);
   }
 
   async stop(): Promise<void> {
+    await this.membership.stop();
     this.sessions.stop();
     this.reaper.stop();
     this.antiEntropy.stop();
@@ -161,6 +177,12 @@ export class Agent {
     }
     // the TTL runner reports the new status through onResult before returning
     await this.antiEntropy.trigger();
+  }
+
+  /** Graceful leave: gossip our departure, then ask the process to stop. */
+  async leave(): Promise<void> {
+    await this.membership.leave();
+    this.requestShutdown('left the cluster', 0);
   }
 
   services(): ServiceDefinition[] {

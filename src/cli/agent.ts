@@ -21,6 +21,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   if (config.pidFile) writeFileSync(config.pidFile, `${process.pid}\n`);
 
   const shutdown = new AbortController();
+  let exitCodeOf = () => 0;
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) {
@@ -37,7 +38,16 @@ export async function runAgent(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   try {
-    const agent = new Agent(config, { log });
+    let exitCode = 0;
+    const agent = new Agent(config, {
+      log,
+      requestShutdown: (reason, code) => {
+        exitCode = code;
+        log.info({ reason }, 'stopping');
+        shutdown.abort();
+      },
+    });
+    exitCodeOf = () => exitCode;
     await agent.start();
     stops.push(() => agent.stop());
 
@@ -59,12 +69,14 @@ export async function runAgent(argv: string[]): Promise<number> {
   } catch (err) {
     log.error({ err: errorMessage(err) }, 'agent failed');
     await stopAll();
-    throw err;
-  } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    throw err;
   }
+  // the handlers stay while stopping: a second signal must not cut the shutdown short
   await stopAll();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
   log.info('agent stopped');
-  return 0;
+  return exitCodeOf();
 }

@@ -27,5 +27,11 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'ui', kind: 'bool', help: 'serve the web UI' },
   { name: 'enable-script-checks', kind: 'bool', help: 'accepted for compatibility; script checks are not run' },
   { name: 'node-meta', kind: 'list', help: 'node metadata key:value (repeatable)' },
+  { name: 'join', kind: 'list', help: 'address of an agent to join at start (repeatable; the start fails if none answers)' },
+  { name: 'retry-join', kind: 'list', help: 'address to join, retrying until one answers (repeatable)' },
+  { name: 'retry-interval', kind: 'duration', help: 'time between -retry-join attempts', default: '30s' },
+  { name: 'retry-max', kind: 'int', help: '-retry-join attempts before the agent gives up and exits (0: forever)', default: '0' },
+  { name: 'rejoin', kind: 'bool', help: 'rejoin the members known before a graceful leave (needs -data-dir)' },
+  { name: 'encrypt', kind: 'string', help: 'gossip encryption key: base64 of 16, 24 or 32 bytes (muster keygen)' },
   ...SIDECAR_FLAGS,
 ];

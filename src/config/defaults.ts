@@ -17,6 +17,9 @@ export const DEFAULTS = Object.freeze({
     serfWan: 8302,                 // gossip WAN
   }),
   dockerSocket: '/var/run/docker.sock',
+  retryIntervalMs: 30_000,         // -retry-interval, as Consul
+  leaveTimeoutMs: 5_000,           // how long a graceful leave may take to gossip before the agent stops
+  memberReconcileIntervalMs: 60_000, // servers compare gossip members with the catalog this often
   antiEntropyIntervalMs: 60_000,   // Consul syncs every 1 min for clusters of <=128 nodes
   reapIntervalMs: 30_000,          // Consul's reaper for DeregisterCriticalServiceAfter runs every 30 s
   sidecar: Object.freeze({

@@ -7,6 +7,8 @@ import { AGENT_FLAGS } from './agent-flags.js';
 import { DEFAULTS } from './defaults.js';
 import { sidecarConfigFrom, configError } from './sidecar-config.js';
 import { normaliseLevel } from '../log.js';
+import { parseDurationMs } from './duration.js';
+import { decodeKey } from '../gossip/keyring.js';
 import type { AgentConfig } from './types.js';
 
 /**
@@ -19,6 +21,8 @@ const FILE_KEYS: Record<string, string> = {
   datacenter: 'datacenter', domain: 'domain', bind_addr: 'bind', client_addr: 'client', advertise_addr: 'advertise',
   data_dir: 'data-dir', log_level: 'log-level', pid_file: 'pid-file', ui: 'ui',
   enable_script_checks: 'enable-script-checks', docker: 'docker',
+  start_join: 'join', retry_join: 'retry-join', retry_interval: 'retry-interval', retry_max: 'retry-max',
+  rejoin_after_leave: 'rejoin', encrypt: 'encrypt',
 };
 const PORT_KEYS: Record<string, string> = {
   http: 'http-port', dns: 'dns-port', server: 'server-port', serf_lan: 'serf-lan-port', serf_wan: 'serf-wan-port',
@@ -84,6 +88,15 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     problems.push(`-docker must be unix:///path or tcp://host:port, not "${docker}"`);
   }
 
+  const encrypt = str('encrypt') || undefined;
+  if (encrypt !== undefined) {
+    try { decodeKey(encrypt); } catch (err) { problems.push(`-encrypt: ${(err as Error).message}`); }
+  }
+  const retryMax = int('retry-max', 0);
+  if (retryMax < 0) problems.push('-retry-max must not be negative');
+  const retryIntervalMs = (values.get('retry-interval') as number | undefined) ?? DEFAULTS.retryIntervalMs;
+  if (retryIntervalMs <= 0) problems.push('-retry-interval must be greater than 0');
+
   const sidecar = sidecarConfigFrom(values, problems);
   if (problems.length > 0) throw configError(problems);
 
@@ -107,6 +120,12 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     antiEntropyIntervalMs: DEFAULTS.antiEntropyIntervalMs,
     reapIntervalMs: DEFAULTS.reapIntervalMs,
     services, checks,
+    join: (values.get('join') as string[] | undefined) ?? [],
+    retryJoin: (values.get('retry-join') as string[] | undefined) ?? [],
+    retryIntervalMs,
+    retryMax,
+    rejoin: bool('rejoin'),
+    encrypt,
     docker,
     dockerExplicit: dockerFlag !== undefined || env.DOCKER_HOST !== undefined,
     sidecar,
@@ -180,6 +199,17 @@ function setFromFile(
 ): void {
   const spec = AGENT_FLAGS.find((f) => f.name === flag);
   const kind = spec?.kind ?? 'string';
+  if (kind === 'list') {
+    if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) { problems.push(`${file}: ${key} must be a list of strings`); return; }
+    values.set(flag, [...((values.get(flag) as string[] | undefined) ?? []), ...(value as string[])]);
+    return;
+  }
+  if (kind === 'duration') {
+    const ms = typeof value === 'string' ? parseDurationMs(value) : undefined;
+    if (ms === undefined) { problems.push(`${file}: ${key} must be a duration such as "30s"`); return; }
+    values.set(flag, ms);
+    return;
+  }
   const ok = (kind === 'bool' && typeof value === 'boolean') || (kind === 'int' && Number.isSafeInteger(value))
     || (kind === 'string' && typeof value === 'string');
   if (!ok) { problems.push(`${file}: ${key} must be a ${kind === 'int' ? 'number' : kind === 'bool' ? 'boolean' : 'string'}`); return; }

@@ -25,6 +25,15 @@ export interface AgentConfig {
   /** Services and checks defined in config files (`service`, `services`, `check`, `checks`). */
   services: unknown[];
   checks: unknown[];
+  /** Gossip: addresses to join at start (fail if none answers), and to keep trying in the background. */
+  join: string[];
+  retryJoin: string[];
+  retryIntervalMs: number;
+  /** -retry-join attempts before giving up (0: forever). */
+  retryMax: number;
+  rejoin: boolean;
+  /** Base64 gossip key; undefined: gossip in plaintext. */
+  encrypt: string | undefined;
   /** The embedded sidecar; undefined when no Docker endpoint is used. */
   docker: string | undefined;
   /** True when `-docker` was given explicitly: an unreachable engine is then warned about on every retry. */

@@ -9,7 +9,9 @@ import { GossipSelfError } from './errors.js';
 import { formatAddress, MemberTable, parseAddress, snapshot, type Member, type MemberRecord, type Tags } from './members.js';
 import { Membership } from './membership.js';
 import { Prober } from './probe.js';
-import { localState, mergeRemoteState, pushPullScale } from './push-pull.js';
+import { gossipTargets } from './gossip-round.js';
+import { localState, mergeRemoteState, pushPullScale, pushPullTarget, reconnectTarget } from './push-pull.js';
+import { reapExpired } from './reaper.js';
 import { GossipStats, type DropReason, type GossipStatsSnapshot } from './stats.js';
 import { utf8Length } from './wire-codec.js';
 import {
@@ -62,7 +64,7 @@ export class GossipCore {
       send: (to, messages) => this.send(to, messages),
       emit: (type, rec) => this.emit(type, rec),
     };
-    this.membership = new Membership(this.ctx, (rec) => this.prober.addMember(rec));
+    this.membership = new Membership(this.ctx, (rec) => this.prober.addMember(rec), (name) => this.prober.probeNext(name));
     this.prober = new Prober(this.ctx, this.membership);
   }
 
@@ -271,8 +273,12 @@ export class GossipCore {
       case 'ack': this.prober.onAck(msg); break;
       case 'nack': this.prober.onNack(msg); break;
       case 'alive': this.membership.applyAlive(msg); break;
-      case 'suspect': this.membership.applySuspect(msg); break;
-      case 'dead': this.membership.applyDead(msg); break;
+      case 'suspect':
+      case 'dead': {
+        const correction = msg.type === 'suspect' ? this.membership.applySuspect(msg) : this.membership.applyDead(msg);
+        if (correction) this.send(from, [correction]); // the sender holds a stale view: tell it directly
+        break;
+      }
       default: assertNever(msg);
     }
   }
@@ -297,16 +303,8 @@ export class GossipCore {
 
   /** One gossip round: pending broadcasts to `gossipNodes` random members. */
   private gossip(): void {
-    const { ctx, config } = this;
-    const now = ctx.nowMs;
-    const targets = ctx.table.randomMembers(config.gossipNodes, ctx.rng, (m) => {
-      if (m === ctx.self) return true;
-      if (m.state === 'alive' || m.state === 'suspect') return false;
-      // A recently dead member still hears gossip, so it can learn of its death and refute.
-      return m.state !== 'dead' || now - m.stateChangedAtMs > config.gossipToTheDeadTimeMs;
-    });
-    for (const target of targets) {
-      const parts = ctx.queue.take(this.maxPacketBytes - PACKET_HEADER_BYTES, this.limit());
+    for (const target of gossipTargets(this.ctx)) {
+      const parts = this.ctx.queue.take(this.maxPacketBytes - PACKET_HEADER_BYTES, this.limit());
       if (parts.length === 0) return;
       this.emitPacket(formatAddress(target.addr, target.port), parts);
     }
@@ -323,32 +321,18 @@ export class GossipCore {
   }
 
   private pushPullRandom(): void {
-    const { ctx } = this;
-    const [peer] = ctx.table.randomMembers(1, ctx.rng, (m) => m === ctx.self || m.state !== 'alive');
+    const peer = pushPullTarget(this.ctx);
     if (peer) this.requestStream(formatAddress(peer.addr, peer.port), 'push-pull');
   }
 
-  /** Serf's reconnect: with probability failed/alive, push-pull with one random failed member. */
   private reconnect(): void {
-    const { ctx } = this;
-    const failed = ctx.table.all().filter((m) => m.state === 'dead');
-    if (failed.length === 0) return;
-    const alive = Math.max(1, ctx.table.liveCount);
-    if (ctx.rng.next() > failed.length / alive) return;
-    const peer = failed[ctx.rng.int(failed.length)] as MemberRecord;
-    this.requestStream(formatAddress(peer.addr, peer.port), 'reconnect');
+    const peer = reconnectTarget(this.ctx);
+    if (peer) this.requestStream(formatAddress(peer.addr, peer.port), 'reconnect');
   }
 
-  /** Forgets members dead longer than reconnectTimeoutMs or left longer than tombstoneTimeoutMs. */
   private reap(): void {
-    const { ctx, config } = this;
-    for (const m of [...ctx.table.all()]) {
-      if (m === ctx.self) continue;
-      const age = ctx.nowMs - m.stateChangedAtMs;
-      const expired = (m.state === 'dead' && age > config.reconnectTimeoutMs) || (m.state === 'left' && age > config.tombstoneTimeoutMs);
-      if (!expired) continue;
-      ctx.table.remove(m.name);
-      ctx.queue.drop(m.name);
+    for (const m of reapExpired(this.ctx)) {
+      this.ctx.queue.drop(m.name);
       this.membership.forget(m.name);
       this.emit('reap', m);
     }

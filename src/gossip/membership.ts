@@ -18,6 +18,8 @@ export class Membership {
     private readonly ctx: GossipContext,
     /** Told about each member added to the table (the prober slots it into its order). */
     private readonly onNewMember: (rec: MemberRecord) => void,
+    /** Told about each member this member starts to suspect (the prober probes it next). */
+    private readonly onSuspected: (name: string) => void,
   ) {}
 
   get isLeaving(): boolean {
@@ -82,21 +84,26 @@ export class Membership {
     else if (changed) ctx.emit('update', rec);
   }
 
-  applySuspect(s: SuspectMsg): void {
+  /**
+   * Returns the alive message that corrects the sender when the suspicion is
+   * stale (about an incarnation older than the alive one we know), else undefined.
+   */
+  applySuspect(s: SuspectMsg): AliveMsg | undefined {
     const { ctx } = this;
     const rec = ctx.table.get(s.name);
-    if (!rec || s.incarnation < rec.incarnation) return;
+    if (!rec) return undefined;
+    if (s.incarnation < rec.incarnation) return this.correction(rec);
     const existing = this.suspicions.get(s.name);
     if (existing) {
       // Another member reached the same verdict on its own: shorten the timer and
       // pass the news on so that independent confirmations keep flowing.
       if (existing.confirm(s.from, ctx.nowMs)) this.broadcast(s);
-      return;
+      return undefined;
     }
-    if (rec.state !== 'alive') return;
+    if (rec.state !== 'alive') return undefined;
     if (s.name === ctx.self.name) {
       if (!this.leaving) this.refute(s.incarnation);
-      return;
+      return undefined;
     }
     this.broadcast(s);
     rec.incarnation = s.incarnation;
@@ -105,21 +112,25 @@ export class Membership {
     const min = suspicionTimeout(ctx.config.suspicionMult, n, ctx.config.probeIntervalMs);
     const k = wantedConfirmations(ctx.config.suspicionMult, n);
     this.suspicions.set(s.name, new Suspicion(s.incarnation, s.from, k, min, min * ctx.config.suspicionMaxTimeoutMult, ctx.nowMs));
+    this.onSuspected(s.name);
+    return undefined;
   }
 
-  applyDead(d: DeadMsg): void {
+  /** Like applySuspect: the correcting alive message when the death is stale. */
+  applyDead(d: DeadMsg): AliveMsg | undefined {
     const { ctx } = this;
     const rec = ctx.table.get(d.name);
-    if (!rec || d.incarnation < rec.incarnation) return;
+    if (!rec) return undefined;
+    if (d.incarnation < rec.incarnation) return this.correction(rec);
     this.suspicions.delete(d.name);
     const left = d.from === d.name;
     // Already dead or left: nothing new, except that a member we declared dead
     // says it left on purpose, which is worth telling (left, not failed).
-    if (rec.state === 'left' || (rec.state === 'dead' && !left)) return;
+    if (rec.state === 'left' || (rec.state === 'dead' && !left)) return undefined;
     if (d.name === ctx.self.name) {
       if (!this.leaving) {
         this.refute(d.incarnation);
-        return;
+        return undefined;
       }
       this.broadcast(d, () => {
         this.leaveFinished = true;
@@ -130,6 +141,20 @@ export class Membership {
     rec.incarnation = d.incarnation;
     ctx.table.setState(rec, left ? 'left' : 'dead', ctx.nowMs);
     ctx.emit(left ? 'leave' : 'fail', rec);
+    return undefined;
+  }
+
+  /**
+   * The alive message that answers a stale accusation of `rec`. Not in
+   * memberlist: a member that missed a refutation (all of whose copies were
+   * lost) would otherwise keep its suspicion until the timer runs out and
+   * declare a live member dead, since nobody re-sends a refutation once its
+   * retransmissions are spent. Whoever hears the stale suspicion (the suspect
+   * itself included) tells the sender the newer incarnation directly.
+   */
+  private correction(rec: MemberRecord): AliveMsg | undefined {
+    if (rec.state !== 'alive' || (rec === this.ctx.self && this.leaving)) return undefined;
+    return { type: 'alive', incarnation: rec.incarnation, name: rec.name, addr: rec.addr, port: rec.port, tags: rec.tags };
   }
 
   /** Announces a higher incarnation of ourselves than the one we are accused at. */

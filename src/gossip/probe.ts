@@ -20,6 +20,9 @@ import type { AckMsg, IndirectPingMsg, NackMsg, PacketMessage, PingMsg } from '.
  *                      score by the nacks that did not come (we may be the slow one)
  *
  * An ack at any time ends the probe and lowers the awareness score.
+ *
+ * Not in memberlist: a member we start to suspect (on our own or on hearsay)
+ * is probed next, out of turn (see probeNext).
  */
 
 interface ProbeInFlight {
@@ -73,6 +76,17 @@ export class Prober {
     const at = this.ctx.rng.int(this.order.length + 1);
     this.order.splice(at, 0, rec.name);
     if (at < this.index) this.index++;
+  }
+
+  /**
+   * Probes `name` next (a member we just started to suspect). The ping carries
+   * the suspicion, so a live suspect hears it and refutes, and a member that
+   * missed the refutation is corrected by the suspect itself; a dead one fails
+   * the probe and our failure counts as an independent confirmation.
+   */
+  probeNext(name: string): void {
+    if (this.current?.target === name || this.order[this.index] === name) return;
+    this.order.splice(this.index, 0, name);
   }
 
   tick(): void {

@@ -1,4 +1,5 @@
 import type { GossipContext } from './context.js';
+import type { MemberRecord } from './members.js';
 import type { Membership } from './membership.js';
 import type { PushPullMsg } from './wire.js';
 
@@ -62,4 +63,20 @@ export function mergeRemoteState(ctx: GossipContext, membership: Membership, rem
         break;
     }
   }
+}
+
+/** The periodic push-pull partner: one random alive member other than ourselves. */
+export function pushPullTarget(ctx: GossipContext): MemberRecord | undefined {
+  return ctx.table.randomMembers(1, ctx.rng, (m) => m === ctx.self || m.state !== 'alive')[0];
+}
+
+/**
+ * Serf's reconnect: with probability failed / live (so attempts grow with the
+ * share of failed members), one random failed member to push-pull with.
+ */
+export function reconnectTarget(ctx: GossipContext): MemberRecord | undefined {
+  const failed = ctx.table.all().filter((m) => m.state === 'dead');
+  if (failed.length === 0) return undefined;
+  if (ctx.rng.next() > failed.length / Math.max(1, ctx.table.liveCount)) return undefined;
+  return failed[ctx.rng.int(failed.length)];
 }

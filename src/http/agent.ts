@@ -6,6 +6,8 @@ import { agentCheckJson, agentServiceJson } from './wire.js';
 import { decodeCheck, decodeService, fieldsOf, str } from '../agent/definition-json.js';
 import type { HealthStatus } from '../agent/definition.js';
 import { VERSION } from '../version.js';
+import { Membership } from '../agent/membership.js';
+import type { Member } from '../gossip/members.js';
 
 /** Agent writes accept GET and POST as well as PUT (python-consul and old Consul clients use GET). */
 const WRITE = ['PUT', 'POST', 'GET'];
@@ -24,12 +26,32 @@ export function register(router: Router, deps: RouteDeps): void {
     },
     DebugConfig: { Dev: cfg.dev, Docker: cfg.docker ?? '' },
     Coord: { Vec: [0, 0, 0, 0, 0, 0, 0, 0], Error: 1.5, Adjustment: 0, Height: 1e-5 },
-    Member: memberJson(deps),
+    Member: (() => { const me = agent.membership.members().find((m) => m.name === cfg.nodeName); return me ? gossipMemberJson(me) : memberJson(deps); })(),
     Stats: { agent: { checks: String(agent.local.checks.size), services: String(agent.local.services.size) } },
     Meta: { ...cfg.nodeMeta },
   }));
 
-  router.add('GET', '/v1/agent/members', () => json([memberJson(deps)]));
+  router.add('GET', '/v1/agent/members', (req) => {
+    if (req.query.get('wan')) throw new MusterError('ERR_BAD_REQUEST', 'WAN members are not supported: Muster has no WAN pool');
+    const members = agent.membership.members();
+    return json(members.length > 0 ? members.map(gossipMemberJson) : [memberJson(deps)]);
+  });
+
+  router.add(WRITE, '/v1/agent/join/*address', async (req) => {
+    if (req.query.get('wan')) throw new MusterError('ERR_BAD_REQUEST', 'WAN join is not supported: Muster has no WAN pool');
+    await agent.membership.join([req.params.address ?? '']);
+    return empty();
+  });
+
+  router.add(['PUT', 'POST'], '/v1/agent/leave', async () => {
+    await agent.leave();
+    return empty();
+  });
+
+  router.add(WRITE, '/v1/agent/force-leave/:node', async (req) => {
+    await agent.membership.forceLeave(req.params.node ?? '');
+    return empty();
+  });
 
   router.add('GET', '/v1/agent/services', () => {
     const out: Record<string, unknown> = {};
@@ -88,6 +110,13 @@ export function register(router: Router, deps: RouteDeps): void {
     await agent.updateTtlCheck(req.params.id ?? '', status, str(f, 'output'));
     return empty();
   });
+}
+
+function gossipMemberJson(m: Member) {
+  return {
+    Name: m.name, Addr: m.addr, Port: m.port, Tags: { ...m.tags }, Status: Membership.statusOf(m),
+    ProtocolMin: 1, ProtocolMax: 5, ProtocolCur: 2, DelegateMin: 2, DelegateMax: 5, DelegateCur: 4,
+  };
 }
 
 function memberJson(deps: RouteDeps) {
