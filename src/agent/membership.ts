@@ -113,11 +113,12 @@ export class Membership {
     return this.node?.members() ?? [];
   }
 
-  /** Moves a failed member out of the catalog (the gossip library reaps it later). */
+  /** Moves a failed member to left, gossiped to every member, and out of the catalog. */
   async forceLeave(name: string): Promise<void> {
     const m = this.members().find((x) => x.name === name);
     if (!m) throw new MusterError('ERR_NOT_FOUND', `agent: No node found with name '${name}'`, { status: 500 });
     if (m.state === 'alive' || m.state === 'suspect') return; // Consul: force-leave of a live member does nothing lasting
+    this.running().forceLeave(name); // failed -> left everywhere; the leave event removes it from the catalog
     if (this.deps.store) await this.deps.writer.write({ type: 'deregister', node: name });
   }
 

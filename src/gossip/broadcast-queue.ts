@@ -77,18 +77,20 @@ export class BroadcastQueue {
     for (let t = 0; t < this.buckets.length && room > MESSAGE_HEADER_BYTES && out.length < maxCount; t++) {
       const bucket = this.buckets[t];
       if (!bucket || bucket.length === 0) continue;
-      for (let i = 0; i < bucket.length && out.length < maxCount; ) {
+      let kept: Broadcast[] | undefined; // built only once something is taken from this bucket
+      for (let i = 0; i < bucket.length; i++) {
         const b = bucket[i] as Broadcast;
-        if (b.message.length > room) {
-          i++;
+        if (b.message.length > room || out.length >= maxCount) {
+          kept?.push(b);
           continue;
         }
+        kept ??= bucket.slice(0, i);
         room -= b.message.length;
         out.push(b.message);
-        bucket.splice(i, 1);
         b.transmits++;
         moved.push(b);
       }
+      if (kept) this.buckets[t] = kept;
     }
     for (const b of moved) {
       if (b.transmits >= limit) {

@@ -6,14 +6,13 @@ import type {
   GossipCoreDeps, InboundPacket, InboundStream, JoinAttempt, Ready, StreamKind, StreamOutcome, StreamRequest, StreamResult,
 } from './core-types.js';
 import { GossipSelfError } from './errors.js';
-import { formatAddress, MemberTable, parseAddress, snapshot, type Member, type MemberRecord, type Tags } from './members.js';
+import { formatAddress, localRecord, MemberTable, parseAddress, snapshot, type Member, type MemberRecord, type MemberState, type Tags } from './members.js';
 import { Membership } from './membership.js';
 import { Prober } from './probe.js';
 import { gossipTargets } from './gossip-round.js';
 import { localState, mergeRemoteState, pushPullScale, pushPullTarget, reconnectTarget } from './push-pull.js';
 import { reapExpired } from './reaper.js';
 import { GossipStats, type DropReason, type GossipStatsSnapshot } from './stats.js';
-import { utf8Length } from './wire-codec.js';
 import {
   assemblePacket, assertNever, decodeFrame, decodePacket, encodedTagsSize, encodeFrame, encodeMessage,
   MAX_TAGS_BYTES, PACKET_HEADER_BYTES, type PacketMessage,
@@ -48,13 +47,7 @@ export class GossipCore {
   lastInternalError: unknown;
 
   constructor(readonly config: Readonly<GossipConfig>, deps: GossipCoreDeps) {
-    const { self } = deps;
-    const tags = { ...(self.tags ?? {}) };
-    if (!self.name || utf8Length(self.name) > 255) throw new GossipSelfError(`member name must be 1 to 255 bytes: ${JSON.stringify(self.name)}`);
-    if (!self.addr || utf8Length(self.addr) > 255) throw new GossipSelfError(`member address must be 1 to 255 bytes: ${JSON.stringify(self.addr)}`);
-    if (!Number.isInteger(self.port) || self.port < 1 || self.port > 65_535) throw new GossipSelfError(`member port must be 1 to 65535: ${self.port}`);
-    if (encodedTagsSize(tags) > MAX_TAGS_BYTES) throw new GossipSelfError(`member tags exceed ${MAX_TAGS_BYTES} bytes encoded`);
-    const selfRecord: MemberRecord = { name: self.name, addr: self.addr, port: self.port, tags, incarnation: 1, state: 'alive', stateChangedAtMs: 0 };
+    const selfRecord = localRecord(deps.self);
     const table = new MemberTable();
     table.add(selfRecord);
     this.maxPacketBytes = config.udpBufferSize - (deps.packetOverhead ?? 0);
@@ -183,6 +176,19 @@ export class GossipCore {
     return this.membership.leaveBroadcastDone;
   }
 
+  /**
+   * Consul's force-leave: a failed member is marked left (and the news
+   * gossiped), so it is reaped after tombstoneTimeoutMs and no longer
+   * reconnected to. False, with no effect, for unknown, live or left members
+   * (a live one would refute it anyway).
+   */
+  forceLeave(name: string, nowMs: number): boolean {
+    const rec = this.ctx.table.get(name);
+    if (!rec || rec === this.ctx.self || rec.state !== 'dead') return false;
+    this.guard(nowMs, () => this.membership.applyDead({ type: 'dead', incarnation: rec.incarnation, name, from: name }));
+    return true;
+  }
+
   /** Publishes new tags for the local member (an `update` event everywhere). */
   setTags(tags: Tags, nowMs: number): void {
     if (encodedTagsSize(tags) > MAX_TAGS_BYTES) throw new GossipSelfError(`member tags exceed ${MAX_TAGS_BYTES} bytes encoded`);
@@ -214,6 +220,11 @@ export class GossipCore {
   member(name: string): Member | undefined {
     const rec = this.ctx.table.get(name);
     return rec && snapshot(rec);
+  }
+
+  /** The state of one member, without copying it (cheap enough to poll for every member). */
+  memberState(name: string): MemberState | undefined {
+    return this.ctx.table.get(name)?.state;
   }
 
   localMember(): Member {

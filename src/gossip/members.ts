@@ -1,4 +1,8 @@
+import type { SelfSpec } from './core-types.js';
+import { GossipSelfError } from './errors.js';
 import type { Rng } from './rng.js';
+import { utf8Length } from './wire-codec.js';
+import { encodedTagsSize, MAX_TAGS_BYTES } from './wire.js';
 
 /**
  * What a member knows about every member (itself included).
@@ -49,6 +53,16 @@ export interface MemberRecord {
 
 export function snapshot(m: MemberRecord): Member {
   return Object.freeze({ ...m, tags: Object.freeze({ ...m.tags }) });
+}
+
+/** The local member's first record (incarnation 1, alive); throws GossipSelfError when it cannot go on the wire. */
+export function localRecord(self: SelfSpec): MemberRecord {
+  const tags = { ...(self.tags ?? {}) };
+  if (!self.name || utf8Length(self.name) > 255) throw new GossipSelfError(`member name must be 1 to 255 bytes: ${JSON.stringify(self.name)}`);
+  if (!self.addr || utf8Length(self.addr) > 255) throw new GossipSelfError(`member address must be 1 to 255 bytes: ${JSON.stringify(self.addr)}`);
+  if (!Number.isInteger(self.port) || self.port < 1 || self.port > 65_535) throw new GossipSelfError(`member port must be 1 to 65535: ${self.port}`);
+  if (encodedTagsSize(tags) > MAX_TAGS_BYTES) throw new GossipSelfError(`member tags exceed ${MAX_TAGS_BYTES} bytes encoded`);
+  return { name: self.name, addr: self.addr, port: self.port, tags, incarnation: 1, state: 'alive', stateChangedAtMs: 0 };
 }
 
 /** "ip:port", with brackets around an IPv6 address. */

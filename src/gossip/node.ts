@@ -81,23 +81,26 @@ export class GossipNode extends EventEmitter<Record<'member' | MemberEventType, 
     this.transport = deps.transport ?? new UdpTransport({ bindAddr: options.bindAddr, port: options.port, streamTimeoutMs: this.config.tcpTimeoutMs });
   }
 
-  /** Binds the sockets and starts the protocol; resolves with the bound address. */
+  /** Binds the sockets and starts the protocol; resolves with the bound address. A failed start closes what it opened. */
   async start(): Promise<{ addr: string; port: number }> {
     if (this.state !== 'new') throw new GossipStateError(`cannot start a gossip node that is ${this.state}`);
     this.state = 'starting';
-    const bound = await this.transport.listen({ packet: (from, data) => this.onPacket(from, data), stream: (from, frame) => this.onStream(from, frame) });
-    const advertise = this.options.advertiseAddr ?? this.options.bindAddr;
-    if (advertise === '0.0.0.0' || advertise === '::') {
+    try {
+      const bound = await this.transport.listen({ packet: (from, data) => this.onPacket(from, data), stream: (from, frame) => this.onStream(from, frame) });
+      const advertise = this.options.advertiseAddr ?? this.options.bindAddr;
+      if (advertise === '0.0.0.0' || advertise === '::') throw new GossipStateError('an advertise address is required when binding to all interfaces');
+      const seed = this.deps.seed ?? Buffer.from(this.randomBytes(4)).readUInt32LE(0);
+      this.core = new GossipCore(this.config, {
+        rng: createRng(seed),
+        self: { name: this.options.name, addr: advertise, port: bound.port, tags: this.options.tags ?? {} },
+        packetOverhead: this.options.keyring ? ENCRYPTION_OVERHEAD : 0,
+      });
+      this.bound = { addr: advertise, port: bound.port };
+    } catch (err) {
+      this.state = 'stopped';
       await this.transport.close();
-      throw new GossipStateError('an advertise address is required when binding to all interfaces');
+      throw err;
     }
-    const seed = this.deps.seed ?? Buffer.from(this.randomBytes(4)).readUInt32LE(0);
-    this.core = new GossipCore(this.config, {
-      rng: createRng(seed),
-      self: { name: this.options.name, addr: advertise, port: bound.port, tags: this.options.tags ?? {} },
-      packetOverhead: this.options.keyring ? ENCRYPTION_OVERHEAD : 0,
-    });
-    this.bound = { addr: advertise, port: bound.port };
     this.state = 'running';
     this.core.tick(this.now());
     this.drain();
@@ -161,6 +164,13 @@ export class GossipNode extends EventEmitter<Record<'member' | MemberEventType, 
   setTags(tags: Tags): void {
     this.running().setTags(tags, this.now());
     this.drain();
+  }
+
+  /** Marks a failed member left everywhere (see GossipCore.forceLeave); false when it is not failed. */
+  forceLeave(name: string): boolean {
+    const done = this.running().forceLeave(name, this.now());
+    this.drain();
+    return done;
   }
 
   members(): Member[] {

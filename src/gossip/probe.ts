@@ -22,7 +22,9 @@ import type { AckMsg, IndirectPingMsg, NackMsg, PacketMessage, PingMsg } from '.
  * An ack at any time ends the probe and lowers the awareness score.
  *
  * Not in memberlist: a member we start to suspect (on our own or on hearsay)
- * is probed next, out of turn (see probeNext).
+ * is probed next, out of turn (see probeNext); a ping from a member we suspect
+ * or hold dead is answered with the accusation too (see onPing); and a probe
+ * whose prober was stalled past its indirect time keeps its full indirect phase.
  */
 
 interface ProbeInFlight {
@@ -99,7 +101,12 @@ export class Prober {
       if (relay.deadlineMs <= now) this.relays.delete(seq);
     }
     const p = this.current;
-    if (p && !p.indirectSent && now >= p.indirectAtMs) this.sendIndirect(p);
+    if (p && !p.indirectSent && now >= p.indirectAtMs) {
+      // If we were stalled (GC, SIGSTOP) past the indirect time, the indirect phase
+      // still gets its full length: our own stall is no evidence against the target.
+      p.deadlineMs = Math.max(p.deadlineMs, now + (p.deadlineMs - p.indirectAtMs));
+      this.sendIndirect(p);
+    }
     if (p && now >= p.deadlineMs) this.fail(p);
     if (!this.current && now >= this.nextProbeAtMs && !this.membership.isLeaving) {
       this.nextProbeAtMs += this.ctx.config.probeIntervalMs;
@@ -178,7 +185,15 @@ export class Prober {
       ctx.stats.drop('wrong-target'); // meant for a member that used to have this address
       return;
     }
-    ctx.send(from, [{ type: 'ack', seq: msg.seq }]);
+    const msgs: PacketMessage[] = [{ type: 'ack', seq: msg.seq }];
+    // A ping from a member we suspect or think dead proves it runs: tell it what we
+    // hold against it, so it refutes now rather than when the news finds it.
+    const sender = msg.source === '' ? undefined : ctx.table.get(msg.source);
+    if (sender && sender !== ctx.self && (sender.state === 'suspect' || sender.state === 'dead')) {
+      const accusation = { incarnation: sender.incarnation, name: sender.name, from: ctx.self.name };
+      msgs.push(sender.state === 'suspect' ? { type: 'suspect', ...accusation } : { type: 'dead', ...accusation });
+    }
+    ctx.send(from, msgs);
   }
 
   onIndirectPing(msg: IndirectPingMsg, from: string): void {

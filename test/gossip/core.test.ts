@@ -96,6 +96,38 @@ t.test('dead from the member itself is a leave; from another, a failure', async 
   t.match(deliver(core, C, [alive('c', 2)], 40).events, [{ type: 'join', member: { name: 'c', state: 'alive' } }], 'a refutation brings it back');
 });
 
+t.test('force-leave turns a failed member into a left one, and nothing else', async (t) => {
+  const core = newCore();
+  deliver(core, B, [alive('b', 1), alive('c', 1), { type: 'dead', incarnation: 1, name: 'c', from: 'b' }], 10);
+  t.notOk(core.forceLeave('b', 20), 'not a live member');
+  t.notOk(core.forceLeave('zed', 20), 'not an unknown one');
+  t.notOk(core.forceLeave('a', 20), 'not ourselves');
+  t.ok(core.forceLeave('c', 20));
+  t.match(core.ready().events, [{ type: 'leave', member: { name: 'c', state: 'left' } }]);
+  const out = sent(run(core, 30, 1000));
+  t.ok(out.some((o) => o.msg.type === 'dead' && o.msg.name === 'c' && o.msg.from === 'c'), 'gossiped as a leave');
+});
+
+t.test('a stale accusation is answered with the newer alive message, to its sender', async (t) => {
+  const core = newCore();
+  deliver(core, B, [alive('b', 1)], 10);
+  deliver(core, C, [alive('c', 3)], 10);
+  const out = sent(deliver(core, B, [{ type: 'suspect', incarnation: 2, name: 'c', from: 'b' }], 20));
+  t.match(out, [{ to: B, msg: { type: 'alive', name: 'c', incarnation: 3 } }]);
+  t.equal(core.member('c')?.state, 'alive');
+  const self = sent(deliver(core, B, [{ type: 'dead', incarnation: 0, name: 'a', from: 'b' }], 30));
+  t.match(self, [{ to: B, msg: { type: 'alive', name: 'a', incarnation: 1 } }], 'about ourselves too, without a new incarnation');
+  t.equal(core.stats().refutations, 0);
+});
+
+t.test('a ping from a member we suspect is answered with the accusation', async (t) => {
+  const core = newCore();
+  deliver(core, B, [alive('b', 1), { type: 'suspect', incarnation: 1, name: 'b', from: 'c' }], 10);
+  t.equal(core.member('b')?.state, 'suspect');
+  const out = sent(deliver(core, B, [{ type: 'ping', seq: 5, target: 'a', source: 'b' }], 20));
+  t.match(out.map((o) => o.msg), [{ type: 'ack', seq: 5 }, { type: 'suspect', name: 'b', incarnation: 1, from: 'a' }]);
+});
+
 t.test('an alive message for a known name at another address is a conflict, not a takeover', async (t) => {
   const core = newCore();
   deliver(core, B, [alive('b', 1)], 10);

@@ -89,9 +89,11 @@ t.test('five members on loopback', async (t) => {
       new Uint8Array(40).fill(1), // the shape of a sealed packet, but no key opens it
     ];
     for (let i = 0; i < 20; i++) for (const p of payloads) sock.send(p, Number(target[1]), target[0]);
-    await waitFor(() => (n0.stats()?.droppedTotal ?? 0) - before >= 4 * 20, { timeoutMs: 3000, message: 'garbage counted' });
-    const s = n0.stats();
-    t.ok((s?.dropped['decrypt-failed'] ?? 0) >= 20 && (s?.dropped.plaintext ?? 0) >= 20, 'counted by reason');
+    const counted = await waitFor(() => {
+      const s = n0.stats();
+      return s && s.dropped['decrypt-failed'] >= 4 * 20 && s.dropped.plaintext >= 20 && s;
+    }, { timeoutMs: 5000, message: 'every garbage packet counted by reason' });
+    t.ok(counted.droppedTotal - before >= 5 * 20, 'counted: 80 that no key opens, 20 in plaintext');
     const afterGarbage = n0.stats()?.packetsIn ?? 0;
     await waitFor(() => (n0.stats()?.packetsIn ?? 0) > afterGarbage + 5, { timeoutMs: 3000, message: 'still gossiping' });
     t.same(view(n0), { n0: 'alive', n1: 'alive', n2: 'alive', n3: 'left', n4: 'dead' }, 'its view is intact');
@@ -121,6 +123,14 @@ t.test('join errors name their cause', async (t) => {
     const lonely = await startNode('lonely');
     const err = await lonely.join(['127.0.0.1:1', 'bogus']).then(() => undefined, (e: unknown) => e);
     t.match(err, { code: 'ERR_GOSSIP_JOIN', causes: [{ address: '127.0.0.1:1', message: /refused/ }, { address: 'bogus' }] });
+  });
+  await t.test('a failed start releases its port', async (t) => {
+    const port = Number(pool.address().split(':')[1]);
+    const clash = new GossipNode(config, { name: 'clash', bindAddr: '127.0.0.1', port }, deps);
+    await t.rejects(clash.start(), { code: 'EADDRINUSE' });
+    const bad = new GossipNode(config, { name: '', bindAddr: '127.0.0.1', port: 0 }, deps);
+    await t.rejects(bad.start(), { code: 'ERR_GOSSIP_BAD_SELF' });
+    await t.rejects(bad.start(), { code: 'ERR_GOSSIP_STATE' }, 'and cannot be started again');
   });
   await t.test('lifecycle misuse', async (t) => {
     const n = new GossipNode(config, { name: 'never', bindAddr: '127.0.0.1', port: 0 }, deps);

@@ -114,6 +114,7 @@ export class SimCluster {
   resume(name: string): void {
     const n = this.get(name);
     n.status = 'up';
+    n.wakeAt = Infinity; // whatever was scheduled went by while it was paused
     n.core.tick(this.nowMs);
     this.flush(n);
   }
@@ -186,8 +187,9 @@ export class SimCluster {
   private handle(e: SimEvent): void {
     switch (e.kind) {
       case 'wake': {
-        if (e.node.wakeAt !== e.at || e.node.status !== 'up') return; // superseded
+        if (e.node.wakeAt !== e.at) return; // superseded by an earlier wake-up
         e.node.wakeAt = Infinity;
+        if (e.node.status !== 'up') return; // crashed or paused: resume() wakes it
         e.node.core.tick(this.nowMs);
         this.flush(e.node);
         return;
@@ -255,13 +257,13 @@ export class SimCluster {
   /** The state `observer` holds for `member` (undefined: unknown). */
   stateOf(observer: string | SimNode, member: string): MemberState | undefined {
     const o = typeof observer === 'string' ? this.get(observer) : observer;
-    return o.core.member(member)?.state;
+    return o.core.memberState(member);
   }
 
   /** True when every running member sees every name in `names` in `state`. */
   allSee(names: readonly string[], state: MemberState | ((s: MemberState | undefined) => boolean)): boolean {
     const ok = typeof state === 'function' ? state : (s: MemberState | undefined) => s === state;
-    return this.up().every((o) => names.every((n) => ok(o.core.member(n)?.state)));
+    return this.up().every((o) => names.every((n) => ok(o.core.memberState(n))));
   }
 
   /** Fail events about `member`, by observer (first one each). */
