@@ -1,13 +1,7 @@
-/** A session as stored. TTL is kept as Consul's string ("15s", "" for none). */
-export interface SessionRow {
-  id: string;
-  name: string;
-  node: string;
-  nodeChecks: string[];
-  serviceChecks: Array<{ id: string; namespace: string }>;
-  lockDelayMs: number;
-  behavior: 'release' | 'delete';
-  ttl: string;
+import type { SessionInput } from './commands.js';
+
+/** A session as stored: what created it (TTL kept as Consul's string, "" for none), with indexes. */
+export interface SessionRow extends SessionInput {
   createIndex: number;
   modifyIndex: number;
 }

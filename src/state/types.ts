@@ -1,4 +1,4 @@
-import type { HealthStatus, Weights, CheckType } from '../agent/definition.js';
+import type { CheckInput, ServiceInput } from './commands.js';
 
 /**
  * Rows of the replicated catalog. camelCase inside Muster; `http/` turns them
@@ -16,16 +16,9 @@ export interface NodeRow {
   modifyIndex: number;
 }
 
-export interface ServiceRow {
+/** A service as registered (the command's `ServiceInput`), on its node, with indexes. */
+export interface ServiceRow extends ServiceInput {
   node: string;
-  id: string;
-  service: string;
-  tags: string[];
-  address: string;
-  port: number;
-  meta: Record<string, string>;
-  weights: Weights;
-  enableTagOverride: boolean;
   createIndex: number;
   modifyIndex: number;
 }
@@ -40,18 +33,11 @@ export interface CheckRowDefinition {
   deregisterCriticalServiceAfterMs?: number;
 }
 
-export interface CheckRow {
+/** A check as registered (the command's `CheckInput`), on its node, with its service's name and tags, and indexes. */
+export interface CheckRow extends CheckInput {
   node: string;
-  checkId: string;
-  name: string;
-  status: HealthStatus;
-  notes: string;
-  output: string;
-  serviceId: string;
   serviceName: string;
   serviceTags: string[];
-  type: CheckType;
-  definition: CheckRowDefinition;
   createIndex: number;
   modifyIndex: number;
 }
