@@ -1,5 +1,5 @@
 import type { Logger } from '../log.js';
-import { MusterError } from '../errors.js';
+import { MusterError, errorMessage } from '../errors.js';
 import type { AgentConfig } from '../config/types.js';
 import { StateStore } from '../state/store.js';
 import { CheckRunners } from '../health/runner.js';
@@ -7,7 +7,14 @@ import { systemClock, type Clock } from '../time.js';
 import type { CheckDefinition, HealthStatus, ServiceDefinition } from './definition.js';
 import { LocalState, type LocalCheck } from './local-state.js';
 import { AntiEntropy, type SelfNode } from './anti-entropy.js';
-import { LocalCatalogReader, LocalWriter, type CatalogReader, type CommandWriter } from './writer.js';
+import { LocalCatalogReader, type CatalogReader, type CommandWriter } from './writer.js';
+import { ServerCluster, serverOf, type ServerPeer } from './cluster.js';
+import { RaftWriter, RemoteCatalogReader, RemoteWriter, ServerPicker, RPC, type NodeCatalog } from './forward.js';
+import { RpcClient } from '../rpc/client.js';
+import { RpcServer } from '../rpc/server.js';
+import { encodeValue } from '../state/codec.js';
+import type { Member } from '../gossip/members.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { resolveCheck, resolveServiceChecks, validateService } from './validate.js';
 import { decodeCheck, decodeService } from './definition-json.js';
 import { CriticalReaper } from './reaper.js';
@@ -35,26 +42,46 @@ export class Agent {
   readonly writer: CommandWriter;
   readonly reader: CatalogReader;
   readonly self: SelfNode;
+  readonly rpc: RpcClient;
+  /** Servers: the RPC port (Raft transport, forwarding). */
+  readonly rpcServer: RpcServer | undefined;
+  /** Servers, after start(): Raft. */
+  cluster: ServerCluster | undefined;
+  /** Clients: the servers known from gossip. */
+  readonly servers = new ServerPicker();
+  private raftWriter: RaftWriter | undefined;
   private readonly runners: CheckRunners;
   private readonly antiEntropy: AntiEntropy;
   private readonly reaper: CriticalReaper;
-  readonly sessions: Sessions;
+  private readonly sessionsImpl: Sessions | undefined;
   readonly membership: Membership;
   private readonly log: Logger;
   private readonly clock: Clock;
   readonly startedAt: number;
   private readonly requestShutdown: (reason: string, exitCode: number) => void;
+  private serverPort: number;
 
   constructor(readonly config: AgentConfig, deps: AgentDeps) {
     this.log = deps.log.child({ component: 'agent' });
     this.clock = deps.clock ?? systemClock;
     this.startedAt = this.clock.now();
-    if (!config.server) {
-      throw new MusterError('ERR_CONFIG', 'client agents need a server to forward to; run with -server or -dev (cluster mode comes with Raft and gossip)');
+    this.serverPort = config.ports.server;
+    const rpcLog = deps.log.child({ component: 'rpc' });
+    this.rpc = new RpcClient({ datacenter: config.datacenter, node: config.nodeName, log: rpcLog });
+    if (config.server) {
+      this.store = new StateStore();
+      this.rpcServer = new RpcServer({ datacenter: config.datacenter, node: config.nodeName, log: rpcLog });
+      // the Raft writer exists once the cluster is open (start()); writes before that wait for it
+      this.writer = { write: (cmd) => this.serverWriter().write(cmd) };
+      this.reader = new LocalCatalogReader(this.store);
+      this.sessionsImpl = new Sessions(this.store, this.writer, this.log.child({ component: 'sessions' }));
+    } else {
+      this.store = undefined;
+      this.rpcServer = undefined;
+      this.writer = new RemoteWriter(this.servers, this.rpc, this.clock);
+      this.reader = new RemoteCatalogReader(this.servers, this.rpc, this.log);
+      this.sessionsImpl = undefined;
     }
-    this.store = new StateStore();
-    this.writer = new LocalWriter(this.store);
-    this.reader = new LocalCatalogReader(this.store);
     this.self = {
       node: config.nodeName, id: config.nodeId, address: config.advertiseAddr, datacenter: config.datacenter,
       taggedAddresses: { lan: config.advertiseAddr, wan: config.advertiseAddr }, meta: { ...config.nodeMeta },
@@ -68,32 +95,83 @@ export class Agent {
     this.requestShutdown = deps.requestShutdown ?? ((reason) => this.log.warn({ reason }, 'shutdown requested, but nobody listens'));
     this.membership = new Membership(config, {
       log: this.log, writer: this.writer, store: this.store, requestShutdown: this.requestShutdown,
+      isLeader: () => this.cluster?.isLeader ?? false,
+      serverPort: () => this.serverPort,
+      onMembers: (members, changed) => this.onMembers(members, changed),
     });
-    this.sessions = new Sessions(this.store, this.writer, this.log.child({ component: 'sessions' }));
     this.reaper = new CriticalReaper(this.local, this.clock, (serviceId, checkId) => {
       this.log.info({ service: serviceId, check: checkId }, 'deregistering service: check critical too long');
       this.deregisterService(serviceId).catch((err: unknown) => this.log.warn({ err, service: serviceId }, 'reap failed'));
     });
   }
 
-  /** The server RPC address this agent knows as leader ("" when none). */
-  leaderAddress(): string {
-    return this.config.server ? `${this.config.advertiseAddr}:${this.config.ports.server}` : '';
+  /** Sessions are kept by the servers; a client agent forwards the session API. */
+  get sessions(): Sessions {
+    if (!this.sessionsImpl) throw new MusterError('ERR_INTERNAL', 'sessions are served by server agents');
+    return this.sessionsImpl;
   }
 
+  private serverWriter(): RaftWriter {
+    if (!this.raftWriter) throw new MusterError('ERR_NO_LEADER', 'No cluster leader');
+    return this.raftWriter;
+  }
+
+  /** The leader's server RPC address ("" when none is known). */
+  leaderAddress(): string {
+    return this.cluster?.leader()?.addr ?? '';
+  }
+
+  /** The voters' server RPC addresses. */
   peers(): string[] {
-    return this.config.server ? [this.leaderAddress()] : [];
+    return (this.cluster?.configuration() ?? []).filter((s) => s.voter).map((s) => s.addr).sort();
+  }
+
+  /** `/v1/operator/raft/configuration`: the servers in the Raft configuration. */
+  raftConfiguration(): { servers: Array<ServerPeer & { voter: boolean; leader: boolean }>; index: number } {
+    const cluster = this.cluster;
+    if (!cluster) return { servers: [], index: 0 };
+    return { servers: cluster.configuration(), index: cluster.raft.core.log.committed };
+  }
+
+  /** `DELETE /v1/operator/raft/peer`: by ID or by RPC address. */
+  async removeRaftPeer(by: { id?: string; address?: string }): Promise<void> {
+    const cluster = this.cluster;
+    if (!cluster) throw new MusterError('ERR_INTERNAL', 'not a server');
+    const servers = cluster.configuration();
+    const found = servers.find((s) => (by.id !== undefined && s.id === by.id) || (by.address !== undefined && s.addr === by.address));
+    if (!found) throw new MusterError('ERR_NOT_FOUND', `${by.id !== undefined ? `id "${by.id}"` : `address "${by.address ?? ''}"`} was not found in the Raft configuration`, { status: 500 });
+    if (cluster.isLeader) {
+      await cluster.removePeer(found.id);
+      return;
+    }
+    const leader = cluster.leader();
+    if (!leader) throw new MusterError('ERR_NO_LEADER', 'No cluster leader');
+    await this.rpc.call(leader.addr, RPC.removePeer, Buffer.from(found.id), { timeoutMs: 10_000 });
   }
 
   async start(): Promise<void> {
     try {
-      if (this.config.server) await this.registerSelfAsLeader();
-      await this.membership.start();
-      for (const raw of this.config.services) {
-        await this.registerService(decodeService(raw), { replaceExistingChecks: false });
+      if (this.rpcServer && this.store) {
+        this.serverPort = await this.rpcServer.listen(this.config.bindAddr, this.config.ports.server).catch((err: unknown) => {
+          throw new MusterError('ERR_CONFIG', `cannot listen for server RPC on ${this.config.bindAddr}:${this.config.ports.server}: ${errorMessage(err)}`);
+        });
+        const cluster = await ServerCluster.open({ ...this.config, ports: { ...this.config.ports, server: this.serverPort } }, {
+          log: this.log, store: this.store, rpc: this.rpc, rpcServer: this.rpcServer,
+          onLeadership: (leader) => this.onLeadership(leader),
+        });
+        this.cluster = cluster;
+        this.raftWriter = new RaftWriter(cluster, this.rpc, this.clock);
+        this.serveRpc(this.rpcServer, cluster, this.raftWriter, this.store);
+        cluster.start();
+        // a single server leads at once: wait for it, so the catalog is whole when start() returns
+        if (this.config.dev || this.config.bootstrapExpect === 1) await cluster.waitForLeader(DEFAULTS.raft.holdMs);
       }
-      for (const raw of this.config.checks) await this.registerCheck(decodeCheck(raw));
-      this.sessions.armAll();
+      await this.membership.start();
+      await this.membership.idle();
+      for (const raw of this.config.services) {
+        await this.registerService(decodeService(raw), { replaceExistingChecks: false, waitForSync: false });
+      }
+      for (const raw of this.config.checks) await this.registerCheck(decodeCheck(raw), { waitForSync: false });
       this.antiEntropy.start(this.config.antiEntropyIntervalMs);
       this.reaper.start(this.config.reapIntervalMs);
     } catch (err) {
@@ -102,28 +180,71 @@ export class Agent {
     }
   }
 
+  /** Server RPC methods: writes forwarded to the leader, a client's view of its node, forwarded HTTP. */
+  private serveRpc(server: RpcServer, cluster: ServerCluster, writer: RaftWriter, store: StateStore): void {
+    server.handle(RPC.apply, (body) => writer.serveApply(body));
+    server.handle(RPC.hasConfig, () => Buffer.from(String(cluster.hasConfig())));
+    server.handle(RPC.removePeer, async (body) => {
+      await cluster.removePeer(body.toString('utf8'));
+      return Buffer.alloc(0);
+    });
+    server.handle(RPC.nodeCatalog, (body) => {
+      const name = body.toString('utf8');
+      const value: NodeCatalog = {
+        node: store.catalog.getNode(name),
+        services: store.catalog.nodeServices(name).value?.services ?? [],
+        checks: store.catalog.nodeChecks(name).value,
+      };
+      return encodeValue(value);
+    });
+  }
+
+  /** Wires forwarded HTTP requests to the API (the HTTP server exists after the agent). */
+  serveHttpOverRpc(serve: (body: Buffer, signal: AbortSignal) => Promise<Buffer>): void {
+    this.rpcServer?.handle(RPC.http, (body, ctx) => serve(body, ctx.signal));
+  }
+
+  private onLeadership(leader: boolean): void {
+    if (leader) {
+      this.log.info({}, 'this server is the leader: reconciling members and arming session timers');
+      this.sessionsImpl?.armAll();
+      this.membership.reconcileNow();
+    } else {
+      this.sessionsImpl?.stop();
+    }
+  }
+
+  private onMembers(members: Member[], changed: Member): void {
+    const servers = members.filter((m) => m.state === 'alive').map((m) => serverOf(m, this.config.datacenter)).filter((s): s is ServerPeer => s !== undefined);
+    this.servers.update(servers);
+    if (this.cluster) {
+      this.cluster.onMembers(members);
+      if (changed.state === 'left') void this.cluster.onServerLeft(changed);
+    }
+  }
+
   async stop(): Promise<void> {
     await this.membership.stop();
-    this.sessions.stop();
+    this.sessionsImpl?.stop();
     this.reaper.stop();
     this.antiEntropy.stop();
     this.runners.stopAll();
+    await this.cluster?.stop();
+    await this.rpcServer?.close();
+    await this.rpc.close();
   }
 
-  /** What the leader writes for a live member: the node, `serfHealth` passing, and `consul` on servers. */
-  private async registerSelfAsLeader(): Promise<void> {
-    await this.writer.write({
-      type: 'register', node: this.self.node, id: this.self.id, address: this.self.address,
-      datacenter: this.self.datacenter, taggedAddresses: this.self.taggedAddresses, nodeMeta: this.self.meta,
-      skipNodeUpdate: false,
-      service: {
-        id: 'consul', service: 'consul', tags: [], address: '', port: this.config.ports.server, meta: {},
-        weights: { passing: 1, warning: 1 }, enableTagOverride: false,
-      },
-      checks: [{
-        checkId: SERF_HEALTH.checkId, name: SERF_HEALTH.name, status: 'passing', notes: '',
-        output: 'Agent alive and reachable', serviceId: '', type: '', definition: {},
-      }],
+  /**
+   * A server leaving gracefully: leadership handed over and this server
+   * removed from the Raft configuration, so the rest keep their quorum.
+   */
+  async leaveRaft(): Promise<void> {
+    const cluster = this.cluster;
+    if (!cluster) return;
+    await cluster.leave(DEFAULTS.leaveTimeoutMs, async (peer) => {
+      const leader = cluster.leader();
+      if (!leader) throw new MusterError('ERR_NO_LEADER', 'No cluster leader');
+      await this.rpc.call(leader.addr, RPC.removePeer, Buffer.from(peer.id), { timeoutMs: 5000 });
     });
   }
 
@@ -153,14 +274,14 @@ export class Agent {
     if (opts.waitForSync !== false) await this.antiEntropy.trigger();
   }
 
-  async registerCheck(def: CheckDefinition): Promise<void> {
+  async registerCheck(def: CheckDefinition, opts: { waitForSync?: boolean } = {}): Promise<void> {
     const c = resolveCheck(def, { scriptChecks: this.config.enableScriptChecks });
     if (c.serviceId && !this.local.services.has(c.serviceId)) {
       throw new MusterError('ERR_BAD_REQUEST', `ServiceID "${c.serviceId}" does not exist`);
     }
     this.local.addCheck(c);
     this.runners.start(c.checkId, c);
-    await this.antiEntropy.trigger();
+    if (opts.waitForSync !== false) await this.antiEntropy.trigger();
   }
 
   async deregisterCheck(id: string): Promise<void> {
@@ -181,6 +302,7 @@ export class Agent {
 
   /** Graceful leave: gossip our departure, then ask the process to stop. */
   async leave(): Promise<void> {
+    await this.leaveRaft().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'leaving the raft configuration failed'));
     await this.membership.leave();
     this.requestShutdown('left the cluster', 0);
   }

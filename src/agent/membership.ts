@@ -26,6 +26,12 @@ export interface MembershipDeps {
   store: StateStore | undefined;
   /** Asks the agent process to stop (after -retry-max failed joins, or /v1/agent/leave). */
   requestShutdown: (reason: string, exitCode: number) => void;
+  /** Only the Raft leader writes members into the catalog. */
+  isLeader: () => boolean;
+  /** The server RPC port actually bound (announced in the tags). */
+  serverPort: () => number;
+  /** Told after every member event, with the whole member list. */
+  onMembers?: (members: Member[], changed: Member) => void;
 }
 
 /**
@@ -50,7 +56,7 @@ export class Membership {
   tags(): Record<string, string> {
     const c = this.config;
     return {
-      role: c.server ? 'consul' : 'node', dc: c.datacenter, port: String(c.ports.server), id: c.nodeId,
+      role: c.server ? 'consul' : 'node', dc: c.datacenter, port: String(this.deps.serverPort()), id: c.nodeId,
       vsn: '2', vsn_min: '2', vsn_max: '3', build: `${VERSION}:muster`, raft_vsn: '3', segment: '',
       ...(c.dev || c.bootstrapExpect === 1 ? { bootstrap: '1' } : {}),
       ...(c.bootstrapExpect > 1 ? { expect: String(c.bootstrapExpect) } : {}),
@@ -78,10 +84,25 @@ export class Membership {
     }
     if (c.retryJoin.length > 0) void this.retryJoin(c.retryJoin);
     if (this.deps.store) {
-      this.reconcileTimer = setInterval(() => { this.enqueue(() => this.reconcileAll()); }, DEFAULTS.memberReconcileIntervalMs);
+      this.reconcileTimer = setInterval(() => { this.reconcileNow(); }, DEFAULTS.memberReconcileIntervalMs);
       this.reconcileTimer.unref();
-      this.enqueue(() => this.reconcileAll());
+      this.reconcileNow();
     }
+    this.deps.onMembers?.(node.members(), node.members().find((m) => m.name === c.nodeName) as Member);
+  }
+
+  /** Resolves when the catalog writes queued so far are done. */
+  async idle(): Promise<void> {
+    let current: Promise<void>;
+    do {
+      current = this.chain;
+      await current;
+    } while (current !== this.chain);
+  }
+
+  /** The leader (on election, and every minute): the catalog's nodes made to match gossip. */
+  reconcileNow(): void {
+    if (this.deps.store && this.deps.isLeader()) this.enqueue(() => this.reconcileAll());
   }
 
   /** Joins through each address; resolves with how many answered; a clear error when none did. */
@@ -119,7 +140,7 @@ export class Membership {
     if (!m) throw new MusterError('ERR_NOT_FOUND', `agent: No node found with name '${name}'`, { status: 500 });
     if (m.state === 'alive' || m.state === 'suspect') return; // Consul: force-leave of a live member does nothing lasting
     this.running().forceLeave(name); // failed -> left everywhere; the leave event removes it from the catalog
-    if (this.deps.store) await this.deps.writer.write({ type: 'deregister', node: name });
+    if (this.deps.store && this.deps.isLeader()) await this.deps.writer.write({ type: 'deregister', node: name });
   }
 
   static statusOf(m: Member): number {
@@ -158,7 +179,8 @@ export class Membership {
   private onMember(ev: MemberEvent): void {
     this.log.info({ member: ev.member.name, addr: `${ev.member.addr}:${ev.member.port}`, event: ev.type }, 'member event');
     this.saveSnapshot();
-    if (this.deps.store) this.enqueue(() => this.mirror(ev.member));
+    this.deps.onMembers?.(this.members(), ev.member);
+    if (this.deps.store && this.deps.isLeader()) this.enqueue(() => this.mirror(ev.member));
   }
 
   private enqueue(fn: () => Promise<void>): void {
@@ -169,6 +191,7 @@ export class Membership {
 
   /** The leader's view of one member in the catalog. */
   private async mirror(m: Member): Promise<void> {
+    if (!this.deps.isLeader()) return;
     if (m.state === 'left') {
       if (m.name !== this.config.nodeName) await this.deps.writer.write({ type: 'deregister', node: m.name });
       return;
@@ -179,6 +202,13 @@ export class Membership {
       type: 'register', node: m.name, id: m.tags.id ?? existing?.id ?? '', address: m.addr,
       datacenter: m.tags.dc ?? this.config.datacenter, taggedAddresses: { lan: m.addr, wan: m.addr },
       nodeMeta: existing?.meta ?? {}, skipNodeUpdate: existing !== undefined && existing.address === m.addr,
+      // servers carry the `consul` service, as Consul's leader registers it for each server
+      ...(m.tags.role === 'consul' ? {
+        service: {
+          id: 'consul', service: 'consul', tags: [], address: '', port: Number(m.tags.port) || DEFAULTS.ports.server, meta: {},
+          weights: { passing: 1, warning: 1 }, enableTagOverride: false,
+        },
+      } : {}),
       checks: [{
         checkId: SERF_HEALTH_CHECK.checkId, name: SERF_HEALTH_CHECK.name, status: alive ? 'passing' : 'critical',
         notes: '', output: alive ? 'Agent alive and reachable' : 'Agent not live or unreachable',
@@ -190,7 +220,7 @@ export class Membership {
   /** Every member mirrored, and catalog nodes that gossip no longer knows (reaped while we were away) removed. */
   private async reconcileAll(): Promise<void> {
     const store = this.deps.store;
-    if (!store) return;
+    if (!store || !this.deps.isLeader()) return;
     const members = this.members();
     for (const m of members) await this.mirror(m);
     const known = new Set(members.map((m) => m.name));

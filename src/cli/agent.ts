@@ -5,6 +5,7 @@ import { formatFlagHelp } from '../config/flags.js';
 import { createLogger, normaliseLevel } from '../log.js';
 import { Agent } from '../agent/agent.js';
 import { HttpApi } from '../http/server.js';
+import { HttpForwarding } from '../agent/http-forwarding.js';
 import { startEmbeddedSidecar } from '../docker/embedded.js';
 import { errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -51,7 +52,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     await agent.start();
     stops.push(() => agent.stop());
 
-    const http = new HttpApi(agent, log, { host: config.clientAddr, port: config.ports.http });
+    const http = new HttpApi(agent, log, { host: config.clientAddr, port: config.ports.http, forwarding: new HttpForwarding(agent, agent.rpc) });
+    agent.serveHttpOverRpc((body, signal) => http.serveForwarded(body, signal));
     const addr = await http.listen();
     stops.push(() => http.close());
     log.info({ addr: `${addr.address}:${addr.port}` }, 'http api listening');

@@ -13,6 +13,7 @@ Commands:
   leave     make the local agent leave gracefully and stop
   force-leave  move a failed member to left: muster force-leave NODE
   keygen    print a new gossip encryption key for -encrypt
+  operator  operator raft list-peers | remove-peer (-id or -address)
   version   print the version
 
 Run "muster <command> -help" for a command's flags.`;
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'leave': return await (await import('./members.js')).runLeave(rest);
       case 'force-leave': return await (await import('./members.js')).runForceLeave(rest);
       case 'keygen': return (await import('./members.js')).runKeygen(rest);
+      case 'operator': return await (await import('./operator.js')).runOperator(rest);
       case 'version': case '-v': case '-version': case '--version':
         process.stdout.write(`Muster v${VERSION}\nSpeaks the Consul HTTP API (v1)\n`);
         return 0;

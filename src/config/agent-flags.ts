@@ -7,6 +7,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'dev', kind: 'bool', help: 'development mode: one in-memory server on 127.0.0.1' },
   { name: 'server', kind: 'bool', help: 'run as a server (keeps and replicates the catalog)' },
   { name: 'bootstrap-expect', kind: 'int', help: 'servers to wait for before electing a leader' },
+  { name: 'bootstrap', kind: 'bool', help: 'bootstrap a single-server cluster (same as -bootstrap-expect=1)' },
   { name: 'node', kind: 'string', help: 'node name', default: 'hostname' },
   { name: 'node-id', kind: 'string', help: 'node UUID', default: 'derived from the node name' },
   { name: 'datacenter', kind: 'string', help: 'datacenter name', default: DEFAULTS.datacenter, aliases: ['dc'] },

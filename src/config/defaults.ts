@@ -34,6 +34,18 @@ export const DEFAULTS = Object.freeze({
     internal: false,
     explicit: false,
   }),
+  raft: Object.freeze({
+    tickMs: 50,                    // one raft tick
+    heartbeatTicks: 2,             // leader heartbeat every 100 ms, as etcd
+    electionTicks: 14,             // election timeout randomized in 0.7-1.4 s (Consul LAN: 1 s base)
+    maxSizePerMsg: 1024 * 1024,    // bytes of entries in one append
+    maxInflight: 256,              // appends in flight per follower (pipelining window)
+    maxCommittedSizePerReady: 16 * 1024 * 1024, // bytes applied per batch
+    snapshotThreshold: 8192,       // Consul's raft_snapshot_threshold
+    trailingLogs: 10_240,          // Consul's raft_trailing_logs
+    holdMs: 5_000,                 // a write waits this long for a leader before "No cluster leader" (Consul: rpc_hold_timeout 7 s)
+    readBarrierMs: 2_000,          // ?consistent: how long to wait for a quorum to confirm the leader
+  }),
   http: Object.freeze({
     defaultWaitMs: 5 * 60_000,     // blocking query default wait
     maxWaitMs: 10 * 60_000,        // and its ceiling

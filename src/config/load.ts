@@ -67,6 +67,11 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
   const server = dev || bool('server');
   const dataDir = str('data-dir') || undefined;
   if (server && !dev && !dataDir) problems.push('-data-dir is required for a server (or use -dev)');
+  const bootstrapExpect = bool('bootstrap') ? 1 : int('bootstrap-expect', 0);
+  if (bool('bootstrap') && values.get('bootstrap-expect') !== undefined) problems.push('-bootstrap and -bootstrap-expect cannot both be given');
+  if (bootstrapExpect < 0) problems.push('-bootstrap-expect must not be negative');
+  if (bootstrapExpect > 0 && !server) problems.push('-bootstrap-expect and -bootstrap need -server');
+  if (bootstrapExpect > 0 && dev) problems.push('-bootstrap-expect and -bootstrap cannot be used with -dev (it bootstraps itself)');
   const ports = {
     http: int('http-port', DEFAULTS.ports.http),
     dns: int('dns-port', DEFAULTS.ports.dns),
@@ -102,7 +107,7 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
 
   const config: AgentConfig = {
     dev, server,
-    bootstrapExpect: int('bootstrap-expect', 0),
+    bootstrapExpect,
     nodeName,
     nodeId: str('node-id') || nodeIdFor(nodeName),
     datacenter,

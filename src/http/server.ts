@@ -7,8 +7,10 @@ import { DEFAULTS } from '../config/defaults.js';
 import { Router } from './router.js';
 import { ChangeFeed } from './blocking-query.js';
 import { text } from './response.js';
-import type { ApiRequest, ApiResponse } from './types.js';
+import type { ApiRequest, ApiResponse, Handler } from './types.js';
 import type { RouteDeps } from './context.js';
+import { decodeRequest, encodeResponse, type Forwarding } from './forward.js';
+import { StateStore } from '../state/store.js';
 import * as agentRoutes from './agent.js';
 import * as catalogRoutes from './catalog.js';
 import * as healthRoutes from './health.js';
@@ -16,11 +18,14 @@ import * as statusRoutes from './status.js';
 import * as kvRoutes from './kv.js';
 import * as sessionRoutes from './session.js';
 import * as txnRoutes from './txn.js';
+import * as operatorRoutes from './operator.js';
 
 export interface HttpApiOptions {
   host: string;
   port: number;
   maxBodyBytes?: number;
+  /** Cluster mode: decides whether a request is served here or by another agent. */
+  forwarding?: Forwarding;
 }
 
 /**
@@ -36,17 +41,18 @@ export class HttpApi {
   private readonly log: Logger;
   private readonly maxBodyBytes: number;
 
-  constructor(agent: Agent, log: Logger, private readonly opts: HttpApiOptions) {
+  constructor(private readonly agent: Agent, log: Logger, private readonly opts: HttpApiOptions) {
     this.log = log.child({ component: 'http' });
     this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULTS.http.maxBodyBytes;
-    const store = agent.store;
-    if (!store) throw new MusterError('ERR_CONFIG', 'the HTTP API needs a server agent');
+    // a client agent has no store: only its /v1/agent routes run here, the rest is forwarded to a server
+    const store = agent.store ?? new StateStore();
     this.feed = new ChangeFeed(store);
     const deps: RouteDeps = {
       agent, store, feed: this.feed, log: this.log,
       limits: { defaultWaitMs: DEFAULTS.http.defaultWaitMs, maxWaitMs: DEFAULTS.http.maxWaitMs },
     };
-    for (const area of [agentRoutes, catalogRoutes, healthRoutes, statusRoutes, kvRoutes, sessionRoutes, txnRoutes]) area.register(this.router, deps);
+    const areas = agent.store ? [agentRoutes, catalogRoutes, healthRoutes, statusRoutes, kvRoutes, sessionRoutes, txnRoutes, operatorRoutes] : [agentRoutes];
+    for (const area of areas) area.register(this.router, deps);
     this.router.add('GET', '/', () => text(200, 'Consul Agent'));
     this.server = createServer((req, res) => { this.handle(req, res); });
     this.server.keepAliveTimeout = 65_000;
@@ -74,6 +80,51 @@ export class HttpApi {
     });
   }
 
+  private get hasStore(): boolean {
+    return this.agent.store !== undefined;
+  }
+
+  /** Runs a route here or through the cluster's forwarding; errors become Consul's answers. */
+  private async dispatch(apiReq: ApiRequest, handler: Handler, forwarded: boolean): Promise<ApiResponse> {
+    const local = async () => handler(apiReq);
+    try {
+      return this.opts.forwarding ? await this.opts.forwarding.dispatch(apiReq, local, forwarded) : await local();
+    } catch (err) {
+      return errorResponse(err, this.log);
+    }
+  }
+
+  /**
+   * A request another agent forwarded over RPC. Routes that this agent does
+   * not have (a client) or a method mismatch answer as they would over HTTP.
+   */
+  async serveForwarded(body: Buffer, signal: AbortSignal): Promise<Buffer> {
+    const r = decodeRequest(body);
+    const match = this.router.match(r.method === 'HEAD' ? 'GET' : r.method, r.path);
+    if (match.kind === 'not-found') return encodeResponse(text(404, `Not found: ${r.path}`));
+    if (match.kind === 'method-not-allowed') return encodeResponse(text(405, `method ${r.method} not allowed`, { Allow: match.allow.join(', ') }));
+    const apiReq: ApiRequest = { ...r, params: match.params, signal: AbortSignal.any([signal, this.shutdown.signal]) };
+    return encodeResponse(await this.dispatch(apiReq, match.handler, true));
+  }
+
+  /** Client agents: a path with no local route goes to a server whole. */
+  private async respondForwarded(req: IncomingMessage, res: ServerResponse, method: string, url: URL): Promise<void> {
+    const controller = new AbortController();
+    res.on('close', () => { if (!res.writableFinished) controller.abort(); });
+    let out: ApiResponse;
+    try {
+      const body = await readBody(req, this.maxBodyBytes);
+      const apiReq: ApiRequest = { method, path: url.pathname, params: {}, query: url.searchParams, headers: req.headers, body, signal: controller.signal };
+      out = await this.dispatch(apiReq, () => Promise.resolve(text(404, `Not found: ${url.pathname}`)), false);
+    } catch (err) {
+      out = errorResponse(err, this.log);
+    }
+    if (res.destroyed) return;
+    res.statusCode = out.status;
+    for (const [k, v] of Object.entries(out.headers ?? {})) res.setHeader(k, v);
+    res.end(method === 'HEAD' ? undefined : out.body ?? '');
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const started = process.hrtime.bigint();
     this.respond(req, res).catch((err: unknown) => {
@@ -92,6 +143,10 @@ export class HttpApi {
     const method = (req.method ?? 'GET').toUpperCase();
     const match = this.router.match(method === 'HEAD' ? 'GET' : method, url.pathname);
     let out: ApiResponse;
+    if (match.kind !== 'found' && this.opts.forwarding && !this.hasStore && !url.pathname.startsWith('/v1/agent/')) {
+      // a client agent: the servers know every other route
+      return this.respondForwarded(req, res, method, url);
+    }
     if (match.kind === 'not-found') {
       out = text(404, `Not found: ${url.pathname}`);
       await drain(req);
@@ -110,7 +165,7 @@ export class HttpApi {
           method, path: url.pathname, params: match.params, query: url.searchParams,
           headers: req.headers, body, signal: controller.signal,
         };
-        out = await match.handler(apiReq);
+        out = await this.dispatch(apiReq, match.handler, false);
       } catch (err) {
         out = errorResponse(err, this.log);
       } finally {

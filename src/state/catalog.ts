@@ -302,6 +302,18 @@ export class Catalog {
       indexes: [...this.indexes.entries()],
     };
   }
+
+  /** Replaces every row and table index with a snapshot's (rows are taken as they are). */
+  restore(tables: { nodes: NodeRow[]; services: ServiceRow[]; checks: CheckRow[]; indexes: Array<[string, number]> }): void {
+    this.nodes.clear();
+    this.services.clear();
+    this.checks.clear();
+    this.indexes.clear();
+    for (const n of tables.nodes) this.nodes.set(n.node, n);
+    for (const s of tables.services) this.servicesOf(s.node).set(s.id, s);
+    for (const c of tables.checks) this.checksOf(c.node).set(c.checkId, c);
+    for (const [table, idx] of tables.indexes) this.indexes.set(table, idx);
+  }
 }
 
 function cmp(a: string, b: string): number {

@@ -231,4 +231,30 @@ export class KvTable {
       index: this.tableIndex,
     };
   }
+
+  /**
+   * Replaces every row, tombstone, lock-delay and the table index with a
+   * snapshot's (entries are taken as they are); key orders and the keys each
+   * session holds are rebuilt from them.
+   */
+  restore(tables: { entries: KvEntry[]; tombstones: Array<[string, number]>; lockDelays: Array<[string, number]>; index: number }): void {
+    this.journal = undefined;
+    this.entries.clear();
+    this.bySession.clear();
+    for (const e of tables.entries) {
+      this.entries.set(e.key, e);
+      if (e.session) {
+        let held = this.bySession.get(e.session);
+        if (!held) { held = new Set(); this.bySession.set(e.session, held); }
+        held.add(e.key);
+      }
+    }
+    this.order.reset(this.entries.keys());
+    this.tombstones.clear();
+    for (const [k, idx] of tables.tombstones) this.tombstones.set(k, idx);
+    this.tombstoneOrder.reset(this.tombstones.keys());
+    this.lockDelays.clear();
+    for (const [k, until] of tables.lockDelays) this.lockDelays.set(k, until);
+    this.tableIndex = tables.index;
+  }
 }

@@ -55,4 +55,11 @@ export class SessionTable {
   dump(): { sessions: SessionRow[]; index: number } {
     return { sessions: this.list(), index: this.tableIndex };
   }
+
+  /** Replaces every row and the table index with a snapshot's (rows are taken as they are). */
+  restore(tables: { sessions: SessionRow[]; index: number }): void {
+    this.rows.clear();
+    for (const row of tables.sessions) this.rows.set(row.id, row);
+    this.tableIndex = tables.index;
+  }
 }

@@ -31,6 +31,13 @@ export class SortedKeys {
     return this.keys;
   }
 
+  /** Replaces the contents with `keys` (any order, duplicates dropped): a snapshot restore. */
+  reset(keys: Iterable<string>): void {
+    const sorted = [...new Set(keys)].sort();
+    this.keys.length = 0;
+    for (const k of sorted) this.keys.push(k);
+  }
+
   private lowerBound(key: string): number {
     let lo = 0;
     let hi = this.keys.length;

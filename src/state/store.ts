@@ -84,6 +84,18 @@ export class StateStore {
     return result;
   }
 
+  /**
+   * After a snapshot replaced the tables (see snapshot.ts): the applied index
+   * becomes the snapshot's, so the next command is `index + 1`. Listeners hear
+   * of it as an empty transaction at that index, so blocking queries re-read.
+   */
+  restoreIndex(index: number): void {
+    if (!Number.isSafeInteger(index) || index < 0) throw new MusterError('ERR_INTERNAL', `invalid restored index ${index}`);
+    this.applied = index;
+    const notice: Command = { type: 'txn', ops: [] };
+    for (const l of this.listeners) l(index, notice);
+  }
+
   /** Hear of every applied command; returns the unsubscribe function. */
   subscribe(listener: ChangeListener): () => void {
     this.listeners.add(listener);

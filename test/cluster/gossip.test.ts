@@ -102,7 +102,7 @@ t.test('an agent with another -encrypt key cannot join, and says why', async (t)
 });
 
 t.test('-join at start: an agent whose -join address does not answer fails to start with one line', async (t) => {
-  const r = await runMuster(['agent', '-dev', '-docker', '', '-http-port', '0', '-serf-lan-port', '0', '-join', '127.0.0.1:1'], { timeoutMs: 30_000 });
+  const r = await runMuster(['agent', '-dev', '-docker', '', '-http-port', '0', '-serf-lan-port', '0', '-server-port', '0', '-join', '127.0.0.1:1'], { timeoutMs: 30_000 });
   t.equal(r.code, 1);
   t.match(r.stderr, /failed to join 127\.0\.0\.1:1/);
 });

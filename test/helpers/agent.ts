@@ -100,7 +100,7 @@ export function spawnMuster(t: Teardown, argv: string[], env: NodeJS.ProcessEnv 
  */
 export async function startAgent(t: Teardown, opts: AgentOptions = {}): Promise<RunningAgent> {
   const node = `test-${process.pid}-${++counter}`;
-  const command = opts.command ?? ['agent', '-dev', '-http-port', '0', '-serf-lan-port', '0', '-node', node, '-log-level', 'debug'];
+  const command = opts.command ?? ['agent', '-dev', '-http-port', '0', '-serf-lan-port', '0', '-server-port', '0', '-node', node, '-log-level', 'debug'];
   const p = spawnMuster(t, [...command, ...(opts.args ?? [])], opts.env);
   const listening = await p.waitForLog((l) => l.msg === 'http api listening');
   const addr = String(listening.addr);

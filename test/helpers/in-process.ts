@@ -16,7 +16,7 @@ export const NODE = 'n1';
 
 /** A dev agent's config: node n1, any free HTTP port, no Docker. */
 export function devConfig(args: string[] = []): AgentConfig {
-  return loadAgentConfig(['-dev', '-http-port', '0', '-serf-lan-port', '0', '-node', NODE, '-docker', '', ...args], {}).config;
+  return loadAgentConfig(['-dev', '-http-port', '0', '-serf-lan-port', '0', '-server-port', '0', '-node', NODE, '-docker', '', ...args], {}).config;
 }
 
 /**

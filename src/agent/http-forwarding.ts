@@ -1,0 +1,84 @@
+import { MusterError } from '../errors.js';
+import { DEFAULTS } from '../config/defaults.js';
+import type { Forwarding } from '../http/forward.js';
+import { decodeResponse, encodeRequest } from '../http/forward.js';
+import type { ApiRequest, ApiResponse } from '../http/types.js';
+import { RaftError } from '../raft/node.js';
+import type { RpcClient } from '../rpc/client.js';
+import type { Agent } from './agent.js';
+import { RPC, callAnyServer, fromRpcError, retryable } from './forward.js';
+
+/** Blocking queries hold a forwarded call up to their wait; the call's timeout allows that and more. */
+function callTimeout(req: ApiRequest): number {
+  return req.query.has('index') ? DEFAULTS.http.maxWaitMs + 60_000 : 60_000;
+}
+
+/**
+ * Consul's consistency modes over the cluster. On a server: `?stale` is
+ * served from the local store by any server; the default mode is served by
+ * the leader; `?consistent` is served by the leader after a quorum confirms
+ * it still leads (ReadIndex). Followers hand other requests to the leader.
+ * A client agent hands everything outside /v1/agent/ to a server.
+ */
+export class HttpForwarding implements Forwarding {
+  constructor(private readonly agent: Agent, private readonly rpc: RpcClient) {}
+
+  async dispatch(req: ApiRequest, local: () => Promise<ApiResponse>, forwarded: boolean): Promise<ApiResponse> {
+    if (req.path.startsWith('/v1/agent/') || req.path === '/') return local();
+    const cluster = this.agent.cluster;
+    if (!cluster) {
+      if (forwarded) throw new MusterError('ERR_INTERNAL', 'a client agent cannot serve a forwarded request');
+      const out = await callAnyServer(this.agent.servers, this.rpc, RPC.http, encodeRequest(req), { timeoutMs: callTimeout(req), signal: req.signal, idempotent: req.method === 'GET' || req.method === 'HEAD' });
+      return decodeResponse(out);
+    }
+    if (req.path.startsWith('/v1/status/') || req.path.startsWith('/v1/operator/') || req.query.has('stale')) {
+      return this.withLeaderHeaders(await local());
+    }
+    const deadline = performance.now() + DEFAULTS.raft.holdMs;
+    for (;;) {
+      if (cluster.isLeader) {
+        if (req.query.has('consistent')) {
+          try {
+            await cluster.raft.readBarrier(DEFAULTS.raft.readBarrierMs);
+          } catch (err) {
+            if (err instanceof RaftError && err.code === 'ERR_NOT_LEADER' && performance.now() < deadline) continue;
+            throw new MusterError('ERR_NO_LEADER', `No cluster leader: ${(err as Error).message}`);
+          }
+        }
+        return this.withLeaderHeaders(await local());
+      }
+      const leader = cluster.leader();
+      const hops = Number(req.headers['x-muster-hops'] ?? 0);
+      if (leader && leader.id !== cluster.self.id && hops < 3) {
+        try {
+          const next: ApiRequest = { ...req, headers: { ...req.headers, 'x-muster-hops': String(hops + 1) } };
+          return decodeResponse(await this.rpc.call(leader.addr, RPC.http, encodeRequest(next), { timeoutMs: callTimeout(req), signal: req.signal }));
+        } catch (err) {
+          const e = fromRpcError(err);
+          if (!retryable(err, req.method === 'GET' || req.method === 'HEAD') || performance.now() >= deadline) throw e;
+          await new Promise((r) => setTimeout(r, 50));
+          continue;
+        }
+      }
+      const left = deadline - performance.now();
+      if (left <= 0 || req.signal.aborted || !cluster.quorumPossible()) throw new MusterError('ERR_NO_LEADER', 'No cluster leader');
+      await cluster.waitForLeader(Math.min(left, 250), req.signal);
+      if (cluster.leader() && !cluster.isLeader) await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private withLeaderHeaders(res: ApiResponse): ApiResponse {
+    const cluster = this.agent.cluster;
+    if (!cluster || !res.headers || res.headers['X-Consul-Index'] === undefined) return res;
+    const known = cluster.leader() !== undefined;
+    const contact = cluster.raft.lastContactMs();
+    return {
+      ...res,
+      headers: {
+        ...res.headers,
+        'X-Consul-KnownLeader': String(known),
+        'X-Consul-LastContact': String(Number.isFinite(contact) ? Math.round(contact) : 0),
+      },
+    };
+  }
+}

@@ -1,0 +1,394 @@
+import { RaftCore, ProposalDroppedError } from './core.js';
+import { silentRaftLogger, type RaftConfig, type RaftLogger } from './config.js';
+import { decodeConfChange } from './membership.js';
+import { MemoryStorage } from './storage.js';
+import { Wal } from './wal/wal.js';
+import { SnapshotStore } from './snapshot-store.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, Role } from './types.js';
+
+/** What Raft replicates: the runtime applies committed entries to it, in order, once each. */
+export interface StateMachine {
+  /** Applies a normal entry (never the leader's empty no-op); the value resolves the proposer's promise. */
+  apply(entry: Entry): unknown;
+  /** A consistent image of everything applied so far. */
+  snapshot(): Uint8Array;
+  /** Replaces everything with a snapshot's image. */
+  restore(data: Uint8Array): void;
+}
+
+export interface RaftTransport {
+  /** Best effort: a lost message is retried by the protocol. */
+  send(msg: Message): void;
+}
+
+/** Why a proposal or read could not be served; `code` maps to the agent's errors. */
+export class RaftError extends Error {
+  constructor(readonly code: 'ERR_NOT_LEADER' | 'ERR_LEADERSHIP_LOST' | 'ERR_STOPPED' | 'ERR_TIMEOUT', message: string) {
+    super(message);
+    this.name = 'RaftError';
+  }
+}
+
+export interface RaftNodeOptions {
+  /** Core knobs except `applied` and `random`, which the runtime supplies. */
+  core: Omit<RaftConfig, 'applied' | 'random' | 'logger'>;
+  /** Length of one tick in ms. */
+  tickMs: number;
+  /** Where the WAL and snapshots live; undefined keeps everything in memory (dev mode). */
+  dataDir: string | undefined;
+  fsm: StateMachine;
+  transport: RaftTransport;
+  logger?: RaftLogger;
+  /** Take a snapshot after this many applied entries since the last one. */
+  snapshotThreshold: number;
+  /** Entries kept behind a snapshot so a slightly slow follower catches up without one. */
+  trailingLogs: number;
+  /** Told when this node's role or the known leader changes. */
+  onStateChange?: (role: Role, leader: NodeId, term: number) => void;
+  /** Told of every applied configuration change (the runtime keeps addresses in `context`). */
+  onConfChange?: (cc: ConfChange, conf: ConfState) => void;
+  random?: () => number;
+}
+
+interface Pending {
+  term: number;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * The runtime around RaftCore: a tick timer, the write-ahead log and
+ * snapshots on disk, the transport, and the state machine. Each Ready is
+ * handled in the order the core demands: persist (one fsync), send, apply,
+ * advance. Proposals resolve when their entry is applied at the index and
+ * term it was given; losing leadership rejects them (they may still commit).
+ */
+export class RaftNode {
+  readonly core: RaftCore;
+  private readonly storage: MemoryStorage;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private draining = false;
+  private scheduled = false;
+  private stopped = false;
+  private readonly pending = new Map<number, Pending>();
+  private readonly reads = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+  /** Reads whose index is known, waiting for the state machine to reach it. */
+  private readonly readWaits: Array<{ index: number; resolve: () => void }> = [];
+  private readSeq = 0;
+  private snapIndex: number;
+  private role: Role = 'follower';
+  private leader: NodeId = '';
+  private lastContact = 0;
+  private readonly log: RaftLogger;
+  private fatal: Error | undefined;
+  private drained: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly opts: RaftNodeOptions,
+    storage: MemoryStorage,
+    applied: number,
+    private readonly wal: Wal | undefined,
+    private readonly snaps: SnapshotStore | undefined,
+  ) {
+    this.log = opts.logger ?? silentRaftLogger;
+    this.storage = storage;
+    this.snapIndex = applied;
+    this.core = new RaftCore({ ...opts.core, applied, random: opts.random ?? Math.random, logger: this.log }, storage);
+  }
+
+  /** Loads the WAL and the newest snapshot (if any) and restores the state machine from it. */
+  static async open(opts: RaftNodeOptions): Promise<RaftNode> {
+    const log = opts.logger ?? silentRaftLogger;
+    const storage = new MemoryStorage();
+    if (opts.dataDir === undefined) return new RaftNode(opts, storage, 0, undefined, undefined);
+    const warn = (msg: string) => log.warn({}, msg);
+    const snaps = await SnapshotStore.open(`${opts.dataDir}/snapshots`, { warn });
+    const { wal, recovered } = await Wal.open(`${opts.dataDir}/wal`, { warn });
+    const snap = await snaps.loadNewest();
+    const snapAt = snap?.meta.index ?? 0;
+    const marker = recovered.snapshot?.index ?? 0;
+    if (snapAt < marker) {
+      await wal.close();
+      throw new Error(`raft: the log starts after snapshot ${marker}, but the newest readable snapshot is at ${snapAt}; refusing to start with a gap (restore the snapshot or the data dir)`);
+    }
+    if (snap) {
+      storage.applySnapshot(snap);
+      opts.fsm.restore(snap.data);
+    }
+    const ents = recovered.entries.filter((e) => e.index > snapAt);
+    const first = ents[0];
+    if (first && first.index !== snapAt + 1) {
+      await wal.close();
+      throw new Error(`raft: the log has a gap: snapshot at ${snapAt}, next entry at ${first.index}`);
+    }
+    storage.append(ents);
+    const hs = recovered.hardState;
+    storage.setHardState({ ...hs, commit: Math.min(Math.max(hs.commit, snapAt), storage.lastIndex()) });
+    log.info({ snapshot: snapAt, entries: ents.length, term: hs.term, commit: hs.commit }, 'raft state loaded');
+    return new RaftNode(opts, storage, snapAt, wal, snaps);
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.core.tick();
+      this.schedule();
+    }, this.opts.tickMs);
+    this.schedule();
+  }
+
+  /** A fresh cluster's first configuration (no-op when this node already has a log). */
+  bootstrap(peers: Array<{ id: NodeId; context: string }>): boolean {
+    const done = this.core.bootstrap(peers);
+    if (done) this.schedule();
+    return done;
+  }
+
+  /** True when this node has never been part of a configuration. */
+  isFresh(): boolean {
+    return this.core.log.lastIndex() === 0 && this.core.term === 0;
+  }
+
+  receive(msg: Message): void {
+    if (this.stopped) return;
+    try {
+      this.core.step(msg);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, type: msg.type, from: msg.from }, 'raft message rejected');
+    }
+    if (msg.from === this.leader && msg.term === this.core.term) this.lastContact = performance.now();
+    this.schedule();
+  }
+
+  /** Appends a command on the leader; resolves with the state machine's answer once applied. */
+  propose(data: Uint8Array): Promise<unknown> {
+    return this.track(() => this.core.propose(data));
+  }
+
+  proposeConfChange(cc: ConfChange): Promise<unknown> {
+    return this.track(() => this.core.proposeConfChange(cc));
+  }
+
+  private track(fn: () => { index: number; term: number }): Promise<unknown> {
+    if (this.stopped || this.fatal) return Promise.reject(new RaftError('ERR_STOPPED', this.fatal ? `raft stopped: ${this.fatal.message}` : 'raft is stopped'));
+    let at: { index: number; term: number };
+    try {
+      at = fn();
+    } catch (err) {
+      if (err instanceof ProposalDroppedError) return Promise.reject(new RaftError('ERR_NOT_LEADER', err.message));
+      return Promise.reject(err as Error);
+    }
+    this.schedule();
+    return new Promise((resolve, reject) => this.pending.set(at.index, { term: at.term, resolve, reject }));
+  }
+
+  /**
+   * Leader: resolves when the state machine has applied everything committed
+   * at the time of the call, confirmed by a quorum (ReadIndex): a
+   * linearizable read may then be served locally.
+   */
+  readBarrier(timeoutMs: number): Promise<void> {
+    if (this.role !== 'leader') return Promise.reject(new RaftError('ERR_NOT_LEADER', 'not the leader'));
+    const ctx = `r${++this.readSeq}`;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(ctx);
+        reject(new RaftError('ERR_TIMEOUT', 'timed out confirming leadership with a quorum'));
+      }, timeoutMs);
+      this.reads.set(ctx, {
+        resolve: () => { clearTimeout(timer); resolve(); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+      try {
+        this.core.readIndex(ctx);
+      } catch (err) {
+        this.reads.get(ctx)?.reject(new RaftError('ERR_NOT_LEADER', (err as Error).message));
+        this.reads.delete(ctx);
+      }
+      this.schedule();
+    });
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.core.transferLeadership(to);
+    this.schedule();
+  }
+
+  get isLeader(): boolean {
+    return this.role === 'leader';
+  }
+
+  get leaderId(): NodeId {
+    return this.leader;
+  }
+
+  get term(): number {
+    return this.core.term;
+  }
+
+  /** ms since the leader was last heard from (0 on the leader, Infinity if never). */
+  lastContactMs(): number {
+    if (this.role === 'leader') return 0;
+    return this.lastContact === 0 ? Infinity : performance.now() - this.lastContact;
+  }
+
+  /** Resolves after every Ready produced so far was handled (tests, graceful stop). */
+  async flush(): Promise<void> {
+    while (this.draining || this.core.hasReady()) {
+      this.schedule();
+      await this.drained;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.drained;
+    this.failAll(new RaftError('ERR_STOPPED', 'raft is shutting down'));
+    await this.wal?.close();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.draining) this.drained = this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      while (!this.stopped && !this.fatal && this.core.hasReady()) {
+        await this.handle(this.core.ready());
+      }
+    } catch (err) {
+      // a failed fsync or a corrupt write leaves the node unable to promise durability: stop serving
+      this.fatal = err as Error;
+      this.log.warn({ err: (err as Error).message }, 'raft stopped: cannot persist its log');
+      if (this.timer) clearInterval(this.timer);
+      this.failAll(new RaftError('ERR_STOPPED', `raft stopped: ${(err as Error).message}`));
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    // 1. persist: nothing that depends on this state leaves before it is on disk
+    if (rd.snapshot) {
+      if (this.snaps && this.wal) {
+        await this.snaps.save(rd.snapshot.meta, rd.snapshot.data);
+        await this.wal.saveSnapshotMarker(rd.snapshot.meta.index, rd.snapshot.meta.term);
+      }
+      this.storage.applySnapshot(rd.snapshot);
+    }
+    if (this.wal && (rd.hardState || rd.entries.length > 0)) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
+    this.storage.append(rd.entries);
+    // 2. send
+    for (const m of rd.messages) this.opts.transport.send(m);
+    // 3. apply
+    if (rd.snapshot) {
+      this.opts.fsm.restore(rd.snapshot.data);
+      this.snapIndex = rd.snapshot.meta.index;
+      for (const [index, p] of this.pending) {
+        if (index <= rd.snapshot.meta.index) {
+          this.pending.delete(index);
+          p.reject(new RaftError('ERR_LEADERSHIP_LOST', 'leadership lost while committing'));
+        }
+      }
+    }
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    const applied = rd.committedEntries[rd.committedEntries.length - 1]?.index ?? rd.snapshot?.meta.index ?? 0;
+    this.core.advance(rd);
+    if (applied > 0) this.releaseReads(this.core.log.applied);
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(rs.context);
+      if (!r) continue;
+      this.reads.delete(rs.context);
+      if (this.core.log.applied >= rs.index) r.resolve();
+      else this.readWaits.push({ index: rs.index, resolve: r.resolve });
+    }
+    if (rd.softState) this.changeState(rd.softState.role, rd.softState.leader);
+    this.maybeCampaignAlone();
+    await this.maybeSnapshot();
+  }
+
+  private applyEntry(e: Entry): void {
+    let result: unknown;
+    if (e.type === 'conf') {
+      const cc = decodeConfChange(e.data);
+      const conf = this.core.applyConfChange(cc);
+      this.opts.onConfChange?.(cc, conf);
+      result = conf;
+    } else if (e.data.length > 0) {
+      result = this.opts.fsm.apply(e);
+    }
+    const p = this.pending.get(e.index);
+    if (!p) return;
+    this.pending.delete(e.index);
+    if (p.term === e.term) p.resolve(result);
+    else p.reject(new RaftError('ERR_LEADERSHIP_LOST', 'leadership lost while committing'));
+  }
+
+  /** The only voter need not wait an election timeout to lead (dev mode, -bootstrap, a restart of either). */
+  private maybeCampaignAlone(): void {
+    const core = this.core;
+    if (core.role !== 'follower' || core.log.applied < core.log.committed) return;
+    const { voters } = core.confState();
+    if (voters.length === 1 && voters[0] === core.id) core.campaign();
+  }
+
+  private releaseReads(applied: number): void {
+    for (let i = this.readWaits.length - 1; i >= 0; i--) {
+      const w = this.readWaits[i];
+      if (w && w.index <= applied) {
+        this.readWaits.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  private changeState(role: Role, leader: NodeId): void {
+    const wasLeader = this.role === 'leader';
+    this.role = role;
+    if (leader !== this.leader && leader !== '') this.lastContact = performance.now();
+    this.leader = leader;
+    if (wasLeader && role !== 'leader') {
+      // entries proposed here may or may not commit under the next leader: the caller must not assume either
+      for (const [, p] of this.pending) p.reject(new RaftError('ERR_LEADERSHIP_LOST', 'leadership lost while committing log'));
+      this.pending.clear();
+      for (const [, r] of this.reads) r.reject(new RaftError('ERR_LEADERSHIP_LOST', 'leadership lost'));
+      this.reads.clear();
+    }
+    this.log.info({ role, leader, term: this.core.term }, 'raft state changed');
+    this.opts.onStateChange?.(role, leader, this.core.term);
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const applied = this.core.log.applied;
+    if (applied - this.snapIndex < this.opts.snapshotThreshold) return;
+    const data = this.opts.fsm.snapshot();
+    const snap = this.storage.createSnapshot(applied, this.core.confState(), data);
+    if (this.snaps && this.wal) {
+      await this.snaps.save(snap.meta, snap.data);
+      await this.wal.saveSnapshotMarker(snap.meta.index, snap.meta.term);
+    }
+    this.snapIndex = applied;
+    const keepFrom = applied - this.opts.trailingLogs;
+    if (keepFrom > this.storage.firstIndex()) {
+      this.storage.compact(keepFrom);
+      await this.wal?.releaseTo(keepFrom);
+    }
+    this.log.info({ index: applied, bytes: data.length }, 'raft snapshot taken');
+  }
+
+  private failAll(err: Error): void {
+    for (const [, p] of this.pending) p.reject(err);
+    this.pending.clear();
+    for (const [, r] of this.reads) r.reject(err);
+    this.reads.clear();
+  }
+}

@@ -1,0 +1,265 @@
+import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Entry, HardState } from '../types.js';
+import { encodeBatch, encodeMarker, type Marker } from './record.js';
+import { Replayer, type Recovered } from './replay.js';
+import { fsync, listSegments, readSegment, segmentName, syncDir, type SegmentInfo, type Sync } from './segment.js';
+
+export type { Recovered } from './replay.js';
+export { WalCorruptError } from './replay.js';
+
+/** A new segment is started once the current one has reached this size (64 MiB). */
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+
+export interface WalOptions {
+  /** Start a new segment before appending once the current one has at least this many bytes. Default 64 MiB. A segment exceeds it by at most one batch. */
+  segmentBytes?: number;
+  /** Called with one-line warnings, e.g. a torn tail truncated. Default: ignore. */
+  warn?: (msg: string) => void;
+  /** For tests: replaces fsync (of segments and of the directory). */
+  sync?: (fh: FileHandle) => Promise<void>;
+}
+
+interface Segment extends SegmentInfo {
+  /** Highest entry index written into this segment; 0 when none. */
+  maxIndex: number;
+}
+
+const noop = (): void => undefined;
+
+/**
+ * The Raft write-ahead log: a directory of segment files holding entry,
+ * hard-state and snapshot-marker records (see record.ts, segment.ts), replayed
+ * on open with etcd's semantics (see replay.ts).
+ *
+ * Invariants:
+ * - Operations run one at a time in call order (a promise queue), so callers
+ *   may fire saves without awaiting them.
+ * - A save is one write and, when asked, one fsync. Starting a new segment
+ *   first fsyncs the old one (only the last segment can be torn) and the
+ *   directory; a record never spans two segments.
+ * - Entries appended must not leave a gap after the last index known (the last
+ *   entry or the snapshot marker, whichever is higher) and must lie after the
+ *   snapshot marker; an entry at or below the last index overwrites the suffix.
+ * - releaseTo deletes only a prefix of segments and only behind the snapshot
+ *   marker, after re-recording the marker and the hard state in the current
+ *   segment, so recovery never needs a deleted segment.
+ * - After an I/O error the WAL refuses all further calls (its tail is unknown).
+ */
+export class Wal {
+  private tail: Promise<void> = Promise.resolve();
+  private failed: unknown;
+  private closed = false;
+  private dirty = false;
+
+  private constructor(
+    readonly dir: string,
+    private readonly segmentBytes: number,
+    private readonly sync: Sync,
+    private readonly segments: Segment[],
+    private fh: FileHandle,
+    private size: number,
+    private lastIndex: number | undefined,
+    private marker: Marker | undefined,
+    private hardState: HardState,
+  ) {}
+
+  /** Opens (creating it when missing) and recovers the WAL in `dir`. Rejects with WalCorruptError on corruption. */
+  static async open(dir: string, opts: WalOptions = {}): Promise<{ wal: Wal; recovered: Recovered }> {
+    const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    const warn = opts.warn ?? noop;
+    const sync = opts.sync ?? fsync;
+    if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1) throw new TypeError(`wal: segmentBytes must be a positive integer, got ${segmentBytes}`);
+
+    if (!(await exists(dir))) {
+      await mkdir(dir, { recursive: true });
+      await syncDir(dirname(dir), sync);
+    }
+    const infos = await listSegments(dir, warn);
+    const replayer = new Replayer();
+    const segments: Segment[] = [];
+    let size = 0;
+    for (const [i, info] of infos.entries()) {
+      const path = join(dir, info.name);
+      const read = await readSegment(path, i === infos.length - 1, { warn, sync });
+      let maxIndex = 0;
+      for (const rec of read.records) maxIndex = Math.max(maxIndex, replayer.apply(path, rec));
+      segments.push({ ...info, maxIndex });
+      size = read.size;
+    }
+    const recovered = replayer.finish();
+    const marker = recovered.snapshot;
+    const lastEntry = replayer.lastEntryIndex();
+    const lastIndex = lastEntry === undefined && marker === undefined ? undefined : Math.max(lastEntry ?? 0, marker?.index ?? 0);
+
+    let fh: FileHandle;
+    const current = segments.at(-1);
+    if (current) {
+      fh = await open(join(dir, current.name), 'r+');
+    } else {
+      const seg = { seq: 1, firstIndex: 1, name: segmentName(1, 1), maxIndex: 0 };
+      fh = await open(join(dir, seg.name), 'wx');
+      await syncDir(dir, sync);
+      segments.push(seg);
+    }
+    const wal = new Wal(dir, segmentBytes, sync, segments, fh, size, lastIndex, marker, { ...recovered.hardState });
+    return { wal, recovered };
+  }
+
+  /** Appends `entries` (in order, contiguous) then `hardState`; one write, one fsync when `sync`. */
+  save(hardState: HardState | undefined, entries: Entry[], sync: boolean): Promise<void> {
+    const first = entries[0];
+    for (let i = 1; i < entries.length; i++) {
+      const e = entries[i] as Entry;
+      if (e.index !== (first as Entry).index + i) return Promise.reject(new Error(`wal: entries are not contiguous (index ${e.index} at position ${i})`));
+    }
+    let batch: Buffer;
+    try {
+      batch = encodeBatch(entries, hardState); // now, so later changes to the caller's objects do not matter
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const hs = hardState && { ...hardState };
+    const last = entries.at(-1)?.index;
+    return this.enqueue(async () => {
+      if (first !== undefined) {
+        if (this.marker && first.index <= this.marker.index) throw new Error(`wal: entry ${first.index} is at or before the snapshot marker ${this.marker.index}`);
+        if (this.lastIndex !== undefined && first.index > this.lastIndex + 1) throw new Error(`wal: entry ${first.index} leaves a gap after ${this.lastIndex}`);
+      }
+      if (batch.length === 0) {
+        if (sync && this.dirty) await this.io(() => this.syncCurrent());
+        return;
+      }
+      await this.io(() => this.append(batch, first?.index ?? (this.lastIndex ?? 0) + 1, sync));
+      if (last !== undefined) {
+        this.lastIndex = last;
+        const seg = this.current();
+        seg.maxIndex = Math.max(seg.maxIndex, last);
+      }
+      if (hs) this.hardState = hs;
+    });
+  }
+
+  /** Records that the log now starts after the snapshot at (index, term); fsynced. The marker never moves back. */
+  saveSnapshotMarker(index: number, term: number): Promise<void> {
+    let rec: Buffer;
+    try {
+      rec = encodeMarker({ index, term });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.enqueue(async () => {
+      if (this.marker && index < this.marker.index) throw new Error(`wal: snapshot marker ${index} is behind the current one (${this.marker.index})`);
+      await this.io(() => this.append(rec, (this.lastIndex ?? 0) + 1, true));
+      this.marker = { index, term };
+      this.lastIndex = Math.max(this.lastIndex ?? 0, index);
+    });
+  }
+
+  /**
+   * Deletes the oldest segments whose entries are all <= index (never the
+   * current one, so the one holding index+1 stays). `index` is capped at the
+   * snapshot marker: without a marker nothing is released.
+   */
+  releaseTo(index: number): Promise<void> {
+    return this.enqueue(async () => {
+      const limit = Math.min(index, this.marker?.index ?? 0);
+      let n = 0;
+      while (n < this.segments.length - 1 && (this.segments[n] as Segment).maxIndex <= limit) n++;
+      if (n === 0 || !this.marker) return;
+      const marker = this.marker;
+      await this.io(async () => {
+        // What recovery needs from the segments going away: the marker and the hard state.
+        const hs = isEmpty(this.hardState) ? undefined : this.hardState;
+        await this.append(Buffer.concat([encodeMarker(marker), encodeBatch([], hs)]), undefined, true);
+        for (const seg of this.segments.slice(0, n)) await unlink(join(this.dir, seg.name));
+        this.segments.splice(0, n);
+        await syncDir(this.dir, this.sync);
+      });
+    });
+  }
+
+  /** Waits for queued operations, fsyncs what is unsynced and closes the current segment. */
+  close(): Promise<void> {
+    const run = this.tail.then(async () => {
+      if (this.closed) return;
+      this.closed = true;
+      try {
+        if (this.dirty && this.failed === undefined) await this.syncCurrent();
+      } finally {
+        await this.fh.close();
+      }
+    });
+    this.tail = run.then(noop, noop);
+    return run;
+  }
+
+  private enqueue(op: () => Promise<void>): Promise<void> {
+    const run = this.tail.then(() => {
+      if (this.closed) throw new Error(`wal: ${this.dir} is closed`);
+      if (this.failed !== undefined) throw new Error(`wal: ${this.dir} is unusable after an earlier I/O error`, { cause: this.failed });
+      return op();
+    });
+    this.tail = run.then(noop, noop);
+    return run;
+  }
+
+  /** Runs I/O; a failure makes the WAL refuse further calls, as its tail on disk is then unknown. */
+  private async io(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.failed = err;
+      throw err;
+    }
+  }
+
+  private current(): Segment {
+    return this.segments.at(-1) as Segment;
+  }
+
+  /** Writes `buf` at the end of the current segment, first starting a new one if it is full (unless nextIndex is undefined). */
+  private async append(buf: Buffer, nextIndex: number | undefined, sync: boolean): Promise<void> {
+    if (nextIndex !== undefined && this.size >= this.segmentBytes) await this.cut(nextIndex);
+    let done = 0;
+    while (done < buf.length) {
+      const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, this.size + done);
+      if (bytesWritten <= 0) throw new Error(`wal: write to ${this.current().name} made no progress`);
+      done += bytesWritten;
+    }
+    this.size += buf.length;
+    this.dirty = true;
+    if (sync) await this.syncCurrent();
+  }
+
+  /** Seals the current segment (fsynced) and starts the next one (directory fsynced). */
+  private async cut(firstIndex: number): Promise<void> {
+    if (this.dirty) await this.syncCurrent();
+    await this.fh.close();
+    const seq = this.current().seq + 1;
+    const seg: Segment = { seq, firstIndex, name: segmentName(seq, firstIndex), maxIndex: 0 };
+    this.fh = await open(join(this.dir, seg.name), 'wx');
+    this.segments.push(seg);
+    this.size = 0;
+    await syncDir(this.dir, this.sync);
+  }
+
+  private async syncCurrent(): Promise<void> {
+    await this.sync(this.fh);
+    this.dirty = false;
+  }
+}
+
+function isEmpty(hs: HardState): boolean {
+  return hs.term === 0 && hs.vote === '' && hs.commit === 0;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
