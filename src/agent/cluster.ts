@@ -19,6 +19,8 @@ export interface ServerPeer {
   id: NodeId;
   name: string;
   addr: string;
+  /** Runs its own single-server cluster (-dev, -bootstrap): never added to another. */
+  bootstrap?: boolean;
 }
 
 export interface ClusterDeps {
@@ -48,6 +50,7 @@ export class ServerCluster {
   private promoteTimer: ReturnType<typeof setInterval> | undefined;
   private bootstrapping = false;
   private gossipServers: ServerPeer[] = [];
+  private readonly warnedBootstrap = new Set<NodeId>();
 
   private constructor(private readonly config: AgentConfig, private readonly deps: ClusterDeps, raft: RaftNode, self: ServerPeer) {
     this.log = deps.log;
@@ -310,6 +313,13 @@ export class ServerCluster {
       }
       for (const s of this.gossipServers) {
         if (this.conf.voters.includes(s.id) || this.conf.learners.includes(s.id)) continue;
+        if (s.bootstrap) {
+          if (!this.warnedBootstrap.has(s.id)) {
+            this.warnedBootstrap.add(s.id);
+            this.log.warn({ server: s.name }, 'two servers are in bootstrap mode (-dev or -bootstrap): not adding it as a Raft peer');
+          }
+          continue;
+        }
         this.log.info({ server: s.name, id: s.id }, 'adding a new server as a learner');
         await this.raft.proposeConfChange({ type: 'add-learner', node: s.id, context: s.addr });
         return;
@@ -327,7 +337,7 @@ export function serverOf(m: Member, datacenter: string): ServerPeer | undefined 
   const id = t['id'];
   const port = Number(t['port']);
   if (!id || !Number.isInteger(port) || port <= 0) return undefined;
-  return { id, name: m.name, addr: `${m.addr}:${port}` };
+  return { id, name: m.name, addr: `${m.addr}:${port}`, bootstrap: t['bootstrap'] === '1' };
 }
 
 /** A data dir belongs to one node: starting with another node ID is refused rather than mixing two logs. */

@@ -64,6 +64,18 @@ export class RaftCore {
   private leadTransferee: NodeId = '';
   /** The leader's last configuration change; no new one is proposed until it is applied. */
   private pendingConfIndex = 0;
+  /**
+   * Indexes of the configuration entries handed out in Readys and not yet
+   * applied (applyConfChange takes them in order), and the index of the last
+   * snapshot restored: a change handed out before a newer snapshot was
+   * restored is already part of that snapshot's configuration. `superseded`
+   * follows such changes on the configuration they apply to (the one before
+   * the restore), so that applyConfChange still returns the configuration as
+   * of their index.
+   */
+  private confToApply: number[] = [];
+  private restoredAt = 0;
+  private superseded: ConfState | undefined = undefined;
 
   private prevSoft: SoftState;
   private prevHard: HardState;
@@ -221,6 +233,7 @@ export class RaftCore {
     const entries = this.log.unstable.entries.slice();
     const committedEntries = this.log.nextEntries();
     const last = committedEntries[committedEntries.length - 1];
+    for (const e of committedEntries) if (e.type === 'conf') this.confToApply.push(e.index);
     if (last) this.log.applying = last.index;
     const rd: Ready = {
       softState: softChanged ? soft : undefined,
@@ -259,6 +272,15 @@ export class RaftCore {
    * effect now. Returns the new configuration (to keep with snapshots).
    */
   applyConfChange(cc: ConfChange): ConfState {
+    const at = this.confToApply.shift();
+    if (at !== undefined && at <= this.restoredAt) {
+      // the core was stepped between ready() and advance() and restored a
+      // newer snapshot meanwhile: its configuration already includes this change
+      this.logger.info({ index: at, snapshot: this.restoredAt }, 'configuration change superseded by a restored snapshot');
+      const conf = changeConf(this.superseded ?? this.confState(), cc);
+      this.superseded = this.confToApply.some((i) => i <= this.restoredAt) ? conf : undefined;
+      return conf;
+    }
     const next = changeConf(this.confState(), cc);
     this.setConf(next);
     if (this.role === 'leader') {
@@ -663,8 +685,10 @@ export class RaftCore {
       this.log.commitTo(s.meta.index);
       return false;
     }
+    if (this.confToApply.length > 0) this.superseded ??= this.confState();
     this.log.restore(s);
     this.setConf(s.meta.conf);
+    this.restoredAt = s.meta.index;
     return true;
   }
 
