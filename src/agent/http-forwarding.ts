@@ -31,7 +31,7 @@ export class HttpForwarding implements Forwarding {
       const out = await callAnyServer(this.agent.servers, this.rpc, RPC.http, encodeRequest(req), { timeoutMs: callTimeout(req), signal: req.signal, idempotent: req.method === 'GET' || req.method === 'HEAD' });
       return decodeResponse(out);
     }
-    if (req.path.startsWith('/v1/status/') || req.path.startsWith('/v1/operator/') || req.query.has('stale')) {
+    if (req.path.startsWith('/v1/status/') || req.query.has('stale')) {
       return this.withLeaderHeaders(await local());
     }
     const deadline = performance.now() + DEFAULTS.raft.holdMs;
