@@ -11,6 +11,23 @@ import { isRpcError } from '../rpc/errors.js';
 import type { CatalogReader, CommandWriter } from './writer.js';
 import type { ServerCluster, ServerPeer } from './cluster.js';
 import { systemClock, type Clock } from '../time.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+
+/**
+ * The request ID of the HTTP request being served, when it came with one
+ * (set by the first agent that received it, kept across forwarding). Each
+ * write it makes gets `<id>:<n>`, the same on a retry of the same request,
+ * so a retried request's writes apply at most once.
+ */
+export const requestIds = new AsyncLocalStorage<{ id: string; seq: number }>();
+
+/** The ID a command is proposed under: the caller's, the HTTP request's next, or a fresh one. */
+export function requestIdFor(cmd: Command): string {
+  if (cmd.rid !== undefined) return cmd.rid;
+  const ctx = requestIds.getStore();
+  return ctx ? `${ctx.id}:${ctx.seq++}` : randomUUID();
+}
 
 /** RPC method names served on the server port. */
 export const RPC = {
@@ -65,7 +82,7 @@ export class RaftWriter implements CommandWriter {
   ) {}
 
   write(cmd: Command): Promise<unknown> {
-    return this.writeHops({ ...cmd, at: cmd.at ?? this.clock.now() }, 0);
+    return this.writeHops({ ...cmd, at: cmd.at ?? this.clock.now(), rid: requestIdFor(cmd) }, 0);
   }
 
   /** Serves RPC.apply from another agent. */
@@ -84,7 +101,15 @@ export class RaftWriter implements CommandWriter {
           return unwrap(await this.cluster.raft.propose(data));
         } catch (err) {
           if (err instanceof RaftError) {
-            if (err.code === 'ERR_NOT_LEADER' && performance.now() < deadline) continue;
+            // the command carries its request ID: proposing it again applies it at most once
+            const again = err.code === 'ERR_NOT_LEADER' || err.code === 'ERR_LEADERSHIP_LOST';
+            if (again && performance.now() < deadline) {
+              // The core stepped down (or is transferring leadership) before the runtime's role caught up;
+              // it catches up on its next drain, a macrotask. Retrying at once would spin on microtasks,
+              // starve that drain and block the event loop until the deadline.
+              await sleep(10);
+              continue;
+            }
             if (err.code === 'ERR_LEADERSHIP_LOST') throw new MusterError('ERR_NO_LEADER', 'leadership lost while committing log');
             throw new MusterError('ERR_NO_LEADER', err.message);
           }
@@ -97,7 +122,8 @@ export class RaftWriter implements CommandWriter {
           const out = await this.rpc.call(leader.addr, RPC.apply, encodeValue({ cmd, hops }), { timeoutMs: this.holdMs + 2000 });
           return decodeValue(out);
         } catch (err) {
-          if (!retryable(err, false) || performance.now() >= deadline) throw fromRpcError(err);
+          // the command carries its request ID, so resending it is safe even if the first copy arrived
+          if (!retryable(err, true) || performance.now() >= deadline) throw fromRpcError(err);
           await sleep(50);
           continue;
         }
@@ -166,8 +192,9 @@ export class RemoteWriter implements CommandWriter {
   constructor(private readonly picker: ServerPicker, private readonly rpc: RpcClient, private readonly clock: Clock = systemClock) {}
 
   async write(cmd: Command): Promise<unknown> {
-    const body = encodeValue({ cmd: { ...cmd, at: cmd.at ?? this.clock.now() }, hops: 0 });
-    return decodeValue(await callAnyServer(this.picker, this.rpc, RPC.apply, body, { timeoutMs: DEFAULTS.raft.holdMs + 5000, idempotent: false }));
+    const body = encodeValue({ cmd: { ...cmd, at: cmd.at ?? this.clock.now(), rid: requestIdFor(cmd) }, hops: 0 });
+    // idempotent: the request ID makes a resent command apply at most once
+    return decodeValue(await callAnyServer(this.picker, this.rpc, RPC.apply, body, { timeoutMs: DEFAULTS.raft.holdMs + 5000, idempotent: true }));
   }
 }
 

@@ -6,7 +6,8 @@ import type { ApiRequest, ApiResponse } from '../http/types.js';
 import { RaftError } from '../raft/node.js';
 import type { RpcClient } from '../rpc/client.js';
 import type { Agent } from './agent.js';
-import { RPC, callAnyServer, fromRpcError, retryable } from './forward.js';
+import { randomUUID } from 'node:crypto';
+import { RPC, callAnyServer, fromRpcError, retryable, requestIds } from './forward.js';
 
 /** Blocking queries hold a forwarded call up to their wait; the call's timeout allows that and more. */
 function callTimeout(req: ApiRequest): number {
@@ -23,12 +24,17 @@ function callTimeout(req: ApiRequest): number {
 export class HttpForwarding implements Forwarding {
   constructor(private readonly agent: Agent, private readonly rpc: RpcClient) {}
 
-  async dispatch(req: ApiRequest, local: () => Promise<ApiResponse>, forwarded: boolean): Promise<ApiResponse> {
-    if (req.path.startsWith('/v1/agent/') || req.path === '/') return local();
+  async dispatch(incoming: ApiRequest, runLocal: () => Promise<ApiResponse>, forwarded: boolean): Promise<ApiResponse> {
+    if (incoming.path.startsWith('/v1/agent/') || incoming.path === '/') return runLocal();
+    // the first agent names the request; every hop keeps the name, so a resend is recognised
+    const named = incoming.headers['x-muster-rid'];
+    const rid = typeof named === 'string' && named !== '' && forwarded ? named : randomUUID();
+    const req: ApiRequest = { ...incoming, headers: { ...incoming.headers, 'x-muster-rid': rid } };
+    const local = () => requestIds.run({ id: rid, seq: 0 }, runLocal);
     const cluster = this.agent.cluster;
     if (!cluster) {
       if (forwarded) throw new MusterError('ERR_INTERNAL', 'a client agent cannot serve a forwarded request');
-      const out = await callAnyServer(this.agent.servers, this.rpc, RPC.http, encodeRequest(req), { timeoutMs: callTimeout(req), signal: req.signal, idempotent: req.method === 'GET' || req.method === 'HEAD' });
+      const out = await callAnyServer(this.agent.servers, this.rpc, RPC.http, encodeRequest(req), { timeoutMs: callTimeout(req), signal: req.signal, idempotent: true });
       return decodeResponse(out);
     }
     if (req.path.startsWith('/v1/status/') || req.query.has('stale')) {
@@ -41,7 +47,11 @@ export class HttpForwarding implements Forwarding {
           try {
             await cluster.raft.readBarrier(DEFAULTS.raft.readBarrierMs);
           } catch (err) {
-            if (err instanceof RaftError && err.code === 'ERR_NOT_LEADER' && performance.now() < deadline) continue;
+            if (err instanceof RaftError && err.code === 'ERR_NOT_LEADER' && performance.now() < deadline) {
+              // as in RaftWriter: yield to the event loop so the raft runtime learns of the step-down; never spin
+              await new Promise((r) => setTimeout(r, 10));
+              continue;
+            }
             throw new MusterError('ERR_NO_LEADER', `No cluster leader: ${(err as Error).message}`);
           }
         }
@@ -55,7 +65,8 @@ export class HttpForwarding implements Forwarding {
           return decodeResponse(await this.rpc.call(leader.addr, RPC.http, encodeRequest(next), { timeoutMs: callTimeout(req), signal: req.signal }));
         } catch (err) {
           const e = fromRpcError(err);
-          if (!retryable(err, req.method === 'GET' || req.method === 'HEAD') || performance.now() >= deadline) throw e;
+          // reads change nothing and writes carry the request ID: a resend takes effect at most once
+          if (!retryable(err, true) || performance.now() >= deadline) throw e;
           await new Promise((r) => setTimeout(r, 50));
           continue;
         }

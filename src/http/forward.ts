@@ -20,7 +20,7 @@ interface WireRequest {
 }
 
 /** Headers that mean something to the handlers; the rest stay behind. */
-const KEPT_HEADERS = ['content-type', 'x-consul-token', 'authorization', 'x-muster-hops'];
+const KEPT_HEADERS = ['content-type', 'x-consul-token', 'authorization', 'x-muster-hops', 'x-muster-rid'];
 
 export function encodeRequest(req: ApiRequest): Buffer {
   const headers: Record<string, string> = {};

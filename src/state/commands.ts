@@ -109,6 +109,12 @@ export type Command = (RegisterCommand | DeregisterCommand | KvCommand | TxnComm
    * measured against it, so every replica decides the same way.
    */
   at?: number;
+  /**
+   * The proposer's unique ID for this request. A command whose ID was applied
+   * in the last two minutes is not applied again: its first outcome is
+   * returned, so a write retried after a lost answer takes effect once.
+   */
+  rid?: string;
 };
 
 export type CommandType = Command['type'];

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import type { RememberedOutcome } from './requests.js';
 import { MusterError } from '../errors.js';
 import type { CheckType, HealthStatus } from '../agent/definition.js';
 import type { StateStore } from './store.js';
@@ -39,6 +40,7 @@ interface StoreImage {
   catalog: { indexes: Array<[string, number]>; nodes: NodeRow[]; services: ServiceRow[]; checks: CheckRow[] };
   kv: { index: number; entries: KvEntry[]; tombstones: Array<[string, number]>; lockDelays: Array<[string, number]> };
   sessions: { index: number; sessions: SessionRow[] };
+  requests: Array<[string, RememberedOutcome]>;
 }
 
 /** Encodes every table of `store`, and its applied index. Deterministic: the same state gives the same bytes. */
@@ -63,6 +65,8 @@ export function snapshotStore(store: StateStore): Uint8Array {
       lockDelays: [...kv.lockDelays].sort(byFirst),
     },
     sessions: { index: sessions.index, sessions: sessions.sessions.map(sessionRow) },
+    // apply order matters (pruning walks it), so it is kept as is
+    requests: store.requests.dump().map(([id, r]) => [id, { at: r.at, outcome: r.outcome }]),
   };
   try {
     readImage(wire);
@@ -83,6 +87,7 @@ export function restoreStore(store: StateStore, data: Uint8Array): void {
   store.catalog.restore(image.catalog);
   store.kv.restore(image.kv);
   store.sessions.restore(image.sessions);
+  store.requests.restore(image.requests);
   store.restoreIndex(image.index);
 }
 
@@ -151,7 +156,7 @@ const BEHAVIORS = { release: true, delete: true } satisfies Record<SessionRow['b
 const DEFINITION_STRINGS = { http: true, tcp: true } satisfies Partial<Record<keyof CheckRowDefinition, true>>;
 
 function readImage(raw: unknown): StoreImage {
-  const top = obj(raw, 'snapshot', ['version', 'index', 'catalog', 'kv', 'sessions'], { versionFirst: true });
+  const top = obj(raw, 'snapshot', ['version', 'index', 'catalog', 'kv', 'sessions', 'requests'], { versionFirst: true });
   const index = int(top.index, 'index');
   const upTo = (v: unknown, path: string, field?: string): number => {
     const n = int(v, path, field);
@@ -245,6 +250,12 @@ function readImage(raw: unknown): StoreImage {
     catalog: { indexes, nodes, services, checks },
     kv: { index: upTo(kvo.index, 'kv.index'), entries, tombstones, lockDelays },
     sessions: { index: upTo(ses.index, 'sessions.index'), sessions },
+    requests: list(top.requests, 'requests').map((row, i) => {
+      const pair = list(row, `requests[${i}]`);
+      if (pair.length !== 2) throw invalid(`requests[${i}]`, 'expected [id, {at, outcome}]');
+      const r = obj(pair[1], `requests[${i}][1]`, ['at', 'outcome']);
+      return [str(pair[0], `requests[${i}][0]`), { at: num(r.at, `requests[${i}]`, 'at'), outcome: str(r.outcome, `requests[${i}]`, 'outcome') }] as [string, RememberedOutcome];
+    }),
   };
 }
 

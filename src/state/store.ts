@@ -2,6 +2,7 @@ import { MusterError } from '../errors.js';
 import { Catalog, type CatalogChange } from './catalog.js';
 import { KvTable, type KvEntry } from './kv.js';
 import { SessionTable, type SessionRow } from './sessions.js';
+import { RequestLog } from './requests.js';
 import type { Command, KvCommand, KvOp, SessionInput, TxnCommand } from './commands.js';
 
 export type ApplyResult =
@@ -32,6 +33,8 @@ export class StateStore {
   readonly catalog = new Catalog();
   readonly kv = new KvTable();
   readonly sessions = new SessionTable();
+  /** Recently applied request IDs and their outcomes (at-most-once retries). */
+  readonly requests = new RequestLog();
   private applied = 0;
   private readonly listeners = new Set<ChangeListener>();
 
@@ -46,6 +49,15 @@ export class StateStore {
     }
     this.applied = index;
     const at = cmd.at ?? 0;
+    if (cmd.rid !== undefined) {
+      const seen = this.requests.get(cmd.rid);
+      if (seen) {
+        // a retry of a request applied before: the same answer, nothing changes
+        const notice: Command = { type: 'txn', ops: [] };
+        for (const l of this.listeners) l(index, notice);
+        return seen.ok ? { ok: true, index, value: seen.value } : { ok: false, index, error: seen.error };
+      }
+    }
     let result: ApplyResult;
     try {
       switch (cmd.type) {
@@ -80,6 +92,7 @@ export class StateStore {
       const error = err instanceof MusterError ? err : new MusterError('ERR_INTERNAL', String(err), { cause: err });
       result = { ok: false, index, error };
     }
+    if (cmd.rid !== undefined) this.requests.remember(cmd.rid, at, result.ok ? { ok: true, value: result.value } : { ok: false, error: result.error });
     for (const l of this.listeners) l(index, cmd);
     return result;
   }

@@ -379,7 +379,7 @@ t.test('a snapshot is deterministic', async (t) => {
   const empty = snapshotStore(new StateStore());
   t.same(JSON.parse(Buffer.from(empty).toString('utf8')), {
     version: 1, index: 0, catalog: { indexes: [], nodes: [], services: [], checks: [] },
-    kv: { index: 0, entries: [], tombstones: [], lockDelays: [] }, sessions: { index: 0, sessions: [] },
+    kv: { index: 0, entries: [], tombstones: [], lockDelays: [] }, sessions: { index: 0, sessions: [] }, requests: [],
   }, 'an empty store');
   t.ok(sameBytes(snapshotStore(restored(empty)), empty), 'an empty store round-trips');
 
@@ -510,4 +510,24 @@ t.test('a store that could not be restored is not snapshotted', async (t) => {
   const store = new StateStore();
   applyOk(store, reg('n1', { service: svc('web1', 'web', { port: Number.NaN }) }));
   t.throws(() => snapshotStore(store), { code: 'ERR_INTERNAL', message: /cannot be snapshotted: .*port: expected a finite number/ });
+});
+
+t.test('request IDs: a retried command applies once, and the memory survives a snapshot', async (t) => {
+  const store = new StateStore();
+  const put = (value: string) => ({ type: 'kv', verb: 'set', key: 'k', value: Buffer.from(value).toString('base64'), at: 1000, rid: 'r1' }) as Command;
+  const first = store.apply(1, put('a'));
+  t.ok(first.ok, 'first apply');
+  // another writer changes the key in between; the retry must not overwrite it
+  store.apply(2, { type: 'kv', verb: 'set', key: 'k', value: Buffer.from('b').toString('base64'), at: 1001 } as Command);
+  const again = store.apply(3, put('a'));
+  t.same(again.ok && again.value, first.ok && first.value, 'the retry answers as the first apply did');
+  t.equal(store.kv.get('k')?.value.toString(), 'b', 'and changes nothing');
+  const copy = new StateStore();
+  restoreStore(copy, snapshotStore(store));
+  const third = copy.apply(4, put('a'));
+  t.ok(third.ok, 'a retry after a snapshot restore');
+  t.equal(copy.kv.get('k')?.value.toString(), 'b', 'is still recognised');
+  // two minutes of command time later the ID is forgotten
+  copy.apply(5, { type: 'kv', verb: 'set', key: 'other', value: Buffer.from('x').toString('base64'), at: 1000 + 121_000, rid: 'r2' } as Command);
+  t.notOk(copy.requests.get('r1'), 'old IDs are pruned');
 });
