@@ -80,7 +80,13 @@ export class ServerCluster {
         snapshot: () => snapshotStore(deps.store),
         restore: (data) => restoreStore(deps.store, data),
       },
-      transport: { send: (m) => cluster?.sendRaft(m.to, encodeMessage(m)) },
+      transport: {
+        send: (m) => {
+          const sent = cluster?.sendRaft(m.to, encodeMessage(m)) ?? false;
+          // a snapshot's fate is reported, or the leader would wait for it until the next election
+          if (m.type === 'snap') cluster?.raft.core.reportSnapshot(m.to, sent);
+        },
+      },
       logger: log,
       onStateChange: (role, leader) => cluster?.onState(role, leader),
       onConfChange: (cc, conf) => cluster?.onConf(cc.node, cc.context, conf),
@@ -236,10 +242,12 @@ export class ServerCluster {
     return best;
   }
 
-  private sendRaft(to: NodeId, payload: Buffer): void {
+  private sendRaft(to: NodeId, payload: Buffer): boolean {
     const peer = this.peers.get(to);
-    if (!peer?.addr) return;
-    if (!this.deps.rpc.send(peer.addr, 'raft', payload)) this.raft.core.reportUnreachable(to);
+    if (!peer?.addr) return false;
+    if (this.deps.rpc.send(peer.addr, 'raft', payload)) return true;
+    this.raft.core.reportUnreachable(to);
+    return false;
   }
 
   private onState(role: Role, leaderId: NodeId): void {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MusterError, errorMessage } from '../errors.js';
@@ -44,6 +45,8 @@ export class HttpApi {
   constructor(private readonly agent: Agent, log: Logger, private readonly opts: HttpApiOptions) {
     this.log = log.child({ component: 'http' });
     this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULTS.http.maxBodyBytes;
+    // every request in flight listens for the shutdown: hundreds at once are normal, not a leak
+    setMaxListeners(0, this.shutdown.signal);
     // a client agent has no store: only its /v1/agent routes run here, the rest is forwarded to a server
     const store = agent.store ?? new StateStore();
     this.feed = new ChangeFeed(store);

@@ -111,7 +111,8 @@ export class RaftCore {
    * bootstraps with the same list. A no-op when the log is not empty.
    */
   bootstrap(peers: Array<{ id: NodeId; context: string }>): boolean {
-    if (this.log.lastIndex() !== 0 || this.term !== 0) return false;
+    // a log with entries but no term is a bootstrap torn before its hard state reached the disk: redo it
+    if (this.term !== 0 || this.log.committed !== 0) return false;
     const sorted = [...peers].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const ents: Entry[] = sorted.map((p, i) => ({
       index: i + 1, term: 1, type: 'conf', data: encodeConfChange({ type: 'add-voter', node: p.id, context: p.context }),

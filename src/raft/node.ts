@@ -145,7 +145,8 @@ export class RaftNode {
 
   /** True when this node has never been part of a configuration. */
   isFresh(): boolean {
-    return this.core.log.lastIndex() === 0 && this.core.term === 0;
+    // term 0 with entries: a bootstrap whose hard state was torn off the WAL's tail; it may bootstrap again
+    return this.core.term === 0 && this.core.log.committed === 0;
   }
 
   receive(msg: Message): void {
