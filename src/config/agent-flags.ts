@@ -34,5 +34,7 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'retry-max', kind: 'int', help: '-retry-join attempts before the agent gives up and exits (0: forever)', default: '0' },
   { name: 'rejoin', kind: 'bool', help: 'rejoin the members known before a graceful leave (needs -data-dir)' },
   { name: 'encrypt', kind: 'string', help: 'gossip encryption key: base64 of 16, 24 or 32 bytes (muster keygen)' },
-  ...SIDECAR_FLAGS,
+  // the embedded sidecar writes to this agent: registrator's backend ping flags do not apply, and
+  // its -retry-interval (ms) would shadow Consul's -retry-interval (a duration) above
+  ...SIDECAR_FLAGS.filter((f) => f.name !== 'retry-interval' && f.name !== 'retry-attempts'),
 ];

@@ -192,10 +192,7 @@ t.test('registrator\'s cross-flag rules', async (t) => {
     { argv: ['-ttl-refresh', '10'], mentions: '-ttl' },
     { argv: ['-ttl', '10', '-ttl-refresh', '10'], mentions: 'greater' },
     { argv: ['-ttl', '5', '-ttl-refresh', '10'], mentions: 'greater' },
-    { argv: ['-retry-interval', '0'], mentions: '-retry-interval' },
-    { argv: ['-retry-interval', '-5'], mentions: '-retry-interval' },
     { argv: ['-deregister', 'foo'], mentions: '-deregister' },
-    { argv: ['-retry-attempts', '-2'], mentions: '-retry-attempts' },
     { argv: ['-resync', '-1'], mentions: '-resync' },
   ];
   for (const c of rejected) {
@@ -207,7 +204,6 @@ t.test('registrator\'s cross-flag rules', async (t) => {
   const accepted: Array<{ argv: string[]; want: Record<string, unknown> }> = [
     { argv: ['-ttl', '30', '-ttl-refresh', '10'], want: { ttl: 30, ttlRefresh: 10 } },
     { argv: ['-deregister', 'on-success'], want: { deregister: 'on-success' } },
-    { argv: ['-retry-attempts', '-1', '-retry-interval', '500'], want: { retryAttempts: -1, retryInterval: 500 } },
     { argv: ['-resync', '60', '-cleanup', '-internal', '-tags', 'a,b'], want: { resync: 60, cleanup: true, internal: true, tags: 'a,b' } },
     { argv: ['-ip', '10.1.2.3', '-hostname', 'h1'], want: { ip: '10.1.2.3', hostname: 'h1' } },
   ];
@@ -216,6 +212,12 @@ t.test('registrator\'s cross-flag rules', async (t) => {
       t.match(load(['-dev', ...c.argv]).sidecar, c.want);
     });
   }
+});
+
+t.test('-retry-interval is Consul\'s join retry (a duration); registrator\'s backend ping flags belong to muster sidecar', async (t) => {
+  t.equal(load(['-dev', '-retry-interval', '500ms']).retryIntervalMs, 500);
+  t.match(loadError(t, ['-dev', '-retry-interval', '0']).message, '-retry-interval');
+  t.throws(() => load(['-dev', '-retry-attempts', '3']), /retry-attempts/);
 });
 
 t.test('the result is deeply frozen', async (t) => {
