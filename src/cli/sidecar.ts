@@ -4,9 +4,11 @@ import { SIDECAR_FLAGS } from '../config/sidecar-flags.js';
 import { sidecarConfigFrom, configError } from '../config/sidecar-config.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { UsageError, MusterError, errorMessage } from '../errors.js';
-import { createLogger, normaliseLevel } from '../log.js';
+import { createLogger, normaliseLevel, type Logger } from '../log.js';
 import { ConsulBackend, consulAddressFromUri } from '../backends/consul.js';
+import { DEFAULT_LEASE_TTL_S, EtcdBackend, etcdOptionsFromUri } from '../backends/etcd.js';
 import type { Backend } from '../backends/types.js';
+import type { SidecarConfig } from '../config/types.js';
 import { dockerClient } from '../docker/client.js';
 import { Sidecar } from '../docker/sidecar.js';
 import { compileTagTemplate } from '../docker/template.js';
@@ -26,7 +28,7 @@ export async function runSidecar(argv: string[]): Promise<number> {
   }
   const parsed = parseFlags(argv, FLAGS);
   if (parsed.help) {
-    process.stdout.write(`Usage: muster sidecar [flags] <registry URI>\n  registry URI: consul://host:port, consul-tls://host:port, consul-unix:///path.sock\n\n${formatFlagHelp(FLAGS)}\n`);
+    process.stdout.write(`Usage: muster sidecar [flags] <registry URI>\n  registry URI: consul://host:port, consul-tls://host:port, consul-unix:///path.sock,\n                etcd://host:port/prefix[?format=plain]\n\n${formatFlagHelp(FLAGS)}\n`);
     return 0;
   }
   if (parsed.args.length === 0) throw new UsageError('Missing required argument for registry URI.');
@@ -42,14 +44,11 @@ export async function runSidecar(argv: string[]): Promise<number> {
 
   let uri: URL;
   try { uri = new URL(parsed.args[0] as string); } catch { throw new MusterError('ERR_CONFIG', `bad adapter uri: ${parsed.args[0]}`); }
-  const backend: Backend = new ConsulBackend({
-    address: consulAddressFromUri(uri, process.env),
-    ...(process.env.CONSUL_HTTP_TOKEN ? { token: process.env.CONSUL_HTTP_TOKEN } : {}),
-  });
+  const log = createLogger({ level: normaliseLevel(level) ?? 'info' });
+  const backend = backendFor(uri, config, log);
   const endpoint = (parsed.values.get('docker') as string | undefined) || process.env.DOCKER_HOST
     || (existsSync(DEFAULTS.dockerSocket) || !existsSync('/tmp/docker.sock') ? `unix://${DEFAULTS.dockerSocket}` : 'unix:///tmp/docker.sock');
 
-  const log = createLogger({ level: normaliseLevel(level) ?? 'info' });
   log.info({ version: VERSION, backend: backend.name, docker: endpoint }, 'starting sidecar');
   const shutdown = new AbortController();
   const onSignal = () => shutdown.abort();
@@ -67,7 +66,19 @@ export async function runSidecar(argv: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await backend.close?.();
   }
+}
+
+/** The backend a registry URI names: etcd:// (leases: `-ttl` seconds, else DEFAULT_LEASE_TTL_S), else Consul's forms. */
+function backendFor(uri: URL, config: SidecarConfig, log: Logger): Backend {
+  if (uri.protocol === 'etcd:') {
+    return new EtcdBackend({ ...etcdOptionsFromUri(uri), leaseTtlSeconds: config.ttl > 0 ? config.ttl : DEFAULT_LEASE_TTL_S, log });
+  }
+  return new ConsulBackend({
+    address: consulAddressFromUri(uri, process.env),
+    ...(process.env.CONSUL_HTTP_TOKEN ? { token: process.env.CONSUL_HTTP_TOKEN } : {}),
+  });
 }
 
 /** registrator's start-up loop: `retryAttempts + 1` pings (-1: forever), `retryInterval` ms apart. */
