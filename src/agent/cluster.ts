@@ -70,6 +70,7 @@ export class ServerCluster {
         id: self.id, electionTicks: DEFAULTS.raft.electionTicks, heartbeatTicks: DEFAULTS.raft.heartbeatTicks,
         maxSizePerMsg: DEFAULTS.raft.maxSizePerMsg, maxInflight: DEFAULTS.raft.maxInflight,
         maxCommittedSizePerReady: DEFAULTS.raft.maxCommittedSizePerReady, preVote: true, checkQuorum: true,
+        asyncLeaderPersist: true,
       },
       tickMs: DEFAULTS.raft.tickMs,
       dataDir,

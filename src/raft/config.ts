@@ -43,6 +43,15 @@ export interface RaftConfig {
    * the timeout ignore vote requests (leader lease).
    */
   checkQuorum: boolean;
+  /**
+   * The leader counts its own log towards a quorum only once the runtime
+   * reports it persisted (advance), not when it appends. The runtime may then
+   * send a Ready's appends (app, heartbeat, snap) before its own fsync, so the
+   * leader's and the followers' disk writes overlap (Raft thesis §10.2.1).
+   * Off: the leader counts an entry as soon as it appends it, so the runtime
+   * must persist before sending anything.
+   */
+  asyncLeaderPersist?: boolean;
   /** Last index applied to the state machine before a restart (0 for a fresh one). */
   applied: number;
   /** Uniform in [0, 1): drives the randomized election timeout. Seeded in simulations. */

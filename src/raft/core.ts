@@ -266,6 +266,13 @@ export class RaftCore {
     }
     const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastCommitted && lastCommitted.index > this.log.applied) this.log.appliedTo(lastCommitted.index);
+    // the leader's own copy now counts (the entry is still there: not replaced since the Ready)
+    if (this.cfg.asyncLeaderPersist && lastEnt && this.role === 'leader' && this.log.term(lastEnt.index) === lastEnt.term) {
+      if (this.prs.get(this.id)?.maybeUpdate(lastEnt.index) && this.maybeCommit()) {
+        this.releasePendingReads();
+        this.bcastAppend();
+      }
+    }
   }
 
   /**
@@ -342,7 +349,7 @@ export class RaftCore {
     const next = this.log.lastIndex() + 1;
     for (const [id, pr] of this.prs) {
       const fresh = new Progress(next, this.cfg.maxInflight, pr.isLearner);
-      if (id === this.id) fresh.match = this.log.lastIndex();
+      if (id === this.id) fresh.match = this.ownMatch();
       this.prs.set(id, fresh);
     }
     this.readOnly.reset();
@@ -715,8 +722,16 @@ export class RaftCore {
       e.index = ++li;
     }
     this.log.append(ents);
+    if (this.cfg.asyncLeaderPersist) return; // counted when persisted (advance)
     this.prs.get(this.id)?.maybeUpdate(li);
-    this.maybeCommit();
+    if (this.maybeCommit()) this.releasePendingReads();
+  }
+
+  /** The last index this node may count as its own: everything, or with asyncLeaderPersist only what is on disk. */
+  private ownMatch(): number {
+    if (!this.cfg.asyncLeaderPersist) return this.log.lastIndex();
+    const u = this.log.unstable;
+    return u.entries.length > 0 ? u.offset - 1 : this.log.lastIndex();
   }
 
   private maybeCommit(): boolean {
@@ -784,13 +799,14 @@ export class RaftCore {
   // ---- linearizable reads (ReadIndex) ----
 
   private stepLeaderReadIndex(context: string, _from: NodeId): void {
-    if (this.voters.size === 1) {
-      this.readStates.push({ index: this.log.committed, context });
-      return;
-    }
     if (this.log.term(this.log.committed) !== this.term) {
       // the leader does not know the commit index until it commits an entry of its own term
+      // (even alone: after a restart its commit index may lag what it had acknowledged)
       this.pendingReads.push(context);
+      return;
+    }
+    if (this.voters.size === 1) {
+      this.readStates.push({ index: this.log.committed, context });
       return;
     }
     this.readOnly.add(context, this.log.committed, this.id);
@@ -828,7 +844,7 @@ export class RaftCore {
         prs.set(id, existing);
       } else {
         const pr = new Progress(next, this.cfg.maxInflight, learner);
-        if (id === this.id) pr.match = this.log.lastIndex();
+        if (id === this.id) pr.match = this.ownMatch();
         prs.set(id, pr);
       }
     }

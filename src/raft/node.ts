@@ -277,6 +277,15 @@ export class RaftNode {
   }
 
   private async handle(rd: Ready): Promise<void> {
+    // 0. a leader's appends need not wait for its own disk: it counts itself only once persisted
+    let late = rd.messages;
+    if (this.opts.core.asyncLeaderPersist) {
+      late = [];
+      for (const m of rd.messages) {
+        if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') this.opts.transport.send(m);
+        else late.push(m);
+      }
+    }
     // 1. persist: nothing that depends on this state leaves before it is on disk
     if (rd.snapshot) {
       if (this.snaps && this.wal) {
@@ -285,11 +294,13 @@ export class RaftNode {
       }
       this.storage.applySnapshot(rd.snapshot);
     }
-    if (this.wal && (rd.hardState || rd.entries.length > 0)) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    // a change of the commit index alone is not worth a disk write: after a restart the leader
+    // tells us again, and the state machine is rebuilt from the snapshot and the log anyway
+    if (this.wal && (rd.mustSync || rd.entries.length > 0)) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     this.storage.append(rd.entries);
-    // 2. send
-    for (const m of rd.messages) this.opts.transport.send(m);
+    // 2. send (votes and acknowledgements promise what is now on disk)
+    for (const m of late) this.opts.transport.send(m);
     // 3. apply
     if (rd.snapshot) {
       this.opts.fsm.restore(rd.snapshot.data);

@@ -65,7 +65,7 @@ export interface NetFaults {
 }
 
 export type RaftKnobs = Pick<RaftConfig, 'electionTicks' | 'heartbeatTicks' | 'maxSizePerMsg' | 'maxInflight'
-  | 'maxCommittedSizePerReady' | 'preVote' | 'checkQuorum'>;
+  | 'maxCommittedSizePerReady' | 'preVote' | 'checkQuorum' | 'asyncLeaderPersist'>;
 
 export interface RaftSimOptions {
   seed: number;
@@ -121,6 +121,8 @@ export const DEFAULT_KNOBS: RaftKnobs = {
   maxCommittedSizePerReady: 0,
   preVote: true,
   checkQuorum: true,
+  // the agent's runtime runs this way; RAFT_SIM_SYNC_LEADER=1 checks the other mode
+  asyncLeaderPersist: process.env.RAFT_SIM_SYNC_LEADER !== '1',
 };
 
 const DEFAULT_NET: NetFaults = { loss: 0, dup: 0, delay: [1, 5], slowRate: 0, slow: [10, 60], reportUnreachable: 0.2 };
@@ -768,6 +770,15 @@ export class RaftCluster {
     n.inflight = rd;
     if (rd.entries.length > 0) this.checkNewEntries(n, rd.entries);
     if (rd.softState) this.note(`${n.id} ${rd.softState.role} lead=${rd.softState.leader || '-'} term=${n.raft.term}`);
+    if (this.knobs.asyncLeaderPersist) {
+      // as the runtime does: a leader's appends leave before its own disk write
+      const late: Message[] = [];
+      for (const m of rd.messages) {
+        if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') this.send(n, m);
+        else late.push(m);
+      }
+      rd.messages = late;
+    }
     this.schedule({ at: this.now + this.diskDelay(n), kind: 'write', node: n, inc: n.incarnation });
   }
 
