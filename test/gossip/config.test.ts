@@ -6,7 +6,7 @@ t.test('defaultLanConfig has memberlist\'s LAN values and is frozen', async (t) 
   const c = defaultLanConfig();
   t.match(c, {
     probeIntervalMs: 1000, probeTimeoutMs: 500, indirectChecks: 3, suspicionMult: 4, suspicionMaxTimeoutMult: 6,
-    retransmitMult: 4, gossipIntervalMs: 200, gossipNodes: 3, pushPullIntervalMs: 30_000, awarenessMaxMultiplier: 8,
+    retransmitMult: 6, gossipIntervalMs: 200, gossipNodes: 3, pushPullIntervalMs: 30_000, awarenessMaxMultiplier: 8,
     deadNodeReclaimTimeMs: 0, gossipToTheDeadTimeMs: 30_000, udpBufferSize: 1400, tcpTimeoutMs: 10_000,
   });
   t.ok(Object.isFrozen(c));
