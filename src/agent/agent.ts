@@ -56,6 +56,8 @@ export class Agent {
   private readonly sessionsImpl: Sessions | undefined;
   readonly membership: Membership;
   private readonly log: Logger;
+  /** Parts log under their own `component` (a child of `log` would repeat the key). */
+  private readonly rootLog: Logger;
   private readonly clock: Clock;
   readonly startedAt: number;
   private readonly requestShutdown: (reason: string, exitCode: number) => void;
@@ -63,6 +65,7 @@ export class Agent {
 
   constructor(readonly config: AgentConfig, deps: AgentDeps) {
     this.log = deps.log.child({ component: 'agent' });
+    this.rootLog = deps.log;
     this.clock = deps.clock ?? systemClock;
     this.startedAt = this.clock.now();
     this.serverPort = config.ports.server;
@@ -74,7 +77,7 @@ export class Agent {
       // the Raft writer exists once the cluster is open (start()); writes before that wait for it
       this.writer = { write: (cmd) => this.serverWriter().write(cmd) };
       this.reader = new LocalCatalogReader(this.store);
-      this.sessionsImpl = new Sessions(this.store, this.writer, this.log.child({ component: 'sessions' }));
+      this.sessionsImpl = new Sessions(this.store, this.writer, deps.log.child({ component: 'sessions' }));
     } else {
       this.store = undefined;
       this.rpcServer = undefined;
@@ -87,14 +90,14 @@ export class Agent {
       taggedAddresses: { lan: config.advertiseAddr, wan: config.advertiseAddr }, meta: { ...config.nodeMeta },
     };
     this.local = new LocalState(this.clock, () => { void this.antiEntropy.trigger(); });
-    this.antiEntropy = new AntiEntropy(this.self, this.local, this.reader, this.writer, this.log.child({ component: 'anti-entropy' }));
+    this.antiEntropy = new AntiEntropy(this.self, this.local, this.reader, this.writer, deps.log.child({ component: 'anti-entropy' }));
     this.runners = new CheckRunners({
       log: this.log,
       onResult: (checkId, status, output) => { this.local.setStatus(checkId, status, output); },
     });
     this.requestShutdown = deps.requestShutdown ?? ((reason) => this.log.warn({ reason }, 'shutdown requested, but nobody listens'));
     this.membership = new Membership(config, {
-      log: this.log, writer: this.writer, store: this.store, requestShutdown: this.requestShutdown,
+      log: deps.log, writer: this.writer, store: this.store, requestShutdown: this.requestShutdown,
       isLeader: () => this.cluster?.isLeader ?? false,
       serverPort: () => this.serverPort,
       onMembers: (members, changed) => this.onMembers(members, changed),
@@ -156,7 +159,7 @@ export class Agent {
           throw new MusterError('ERR_CONFIG', `cannot listen for server RPC on ${this.config.bindAddr}:${this.config.ports.server}: ${errorMessage(err)}`);
         });
         const cluster = await ServerCluster.open({ ...this.config, ports: { ...this.config.ports, server: this.serverPort } }, {
-          log: this.log, store: this.store, rpc: this.rpc, rpcServer: this.rpcServer,
+          log: this.rootLog, store: this.store, rpc: this.rpc, rpcServer: this.rpcServer,
           onLeadership: (leader) => this.onLeadership(leader),
         });
         this.cluster = cluster;

@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { AgentConfig } from '../config/types.js';
 import { DEFAULTS } from '../config/defaults.js';
 import { MusterError, errorMessage } from '../errors.js';
+import { sleep } from '../time.js';
 import type { StateStore } from '../state/store.js';
 import { decodeCommand } from '../state/codec.js';
 import { snapshotStore, restoreStore } from '../state/snapshot.js';
@@ -214,7 +215,7 @@ export class ServerCluster {
       if (target) {
         this.log.info({ to: target }, 'leaving: transferring leadership');
         this.raft.transferLeadership(target);
-        while (this.isLeader && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        while (this.isLeader && performance.now() < deadline) await sleep(20);
       }
     }
     while (performance.now() < deadline) {
@@ -225,7 +226,7 @@ export class ServerCluster {
         return;
       } catch (err) {
         this.log.debug({ err: errorMessage(err) }, 'leave: removal not done yet');
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     }
     this.log.warn({}, 'leave: could not remove this server from the raft configuration in time');

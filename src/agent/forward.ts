@@ -10,7 +10,7 @@ import type { RpcClient } from '../rpc/client.js';
 import { isRpcError } from '../rpc/errors.js';
 import type { CatalogReader, CommandWriter } from './writer.js';
 import type { ServerCluster, ServerPeer } from './cluster.js';
-import { systemClock, type Clock } from '../time.js';
+import { sleep, systemClock, type Clock } from '../time.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 
@@ -65,7 +65,6 @@ function unwrap(result: unknown): unknown {
   throw r.error;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A server's writes: proposed to Raft on the leader, forwarded over RPC to

@@ -1,5 +1,6 @@
 import { MusterError } from '../errors.js';
 import { DEFAULTS } from '../config/defaults.js';
+import { sleep } from '../time.js';
 import type { Forwarding } from '../http/forward.js';
 import { decodeResponse, encodeRequest } from '../http/forward.js';
 import type { ApiRequest, ApiResponse } from '../http/types.js';
@@ -49,7 +50,7 @@ export class HttpForwarding implements Forwarding {
           } catch (err) {
             if (err instanceof RaftError && err.code === 'ERR_NOT_LEADER' && performance.now() < deadline) {
               // as in RaftWriter: yield to the event loop so the raft runtime learns of the step-down; never spin
-              await new Promise((r) => setTimeout(r, 10));
+              await sleep(10);
               continue;
             }
             throw new MusterError('ERR_NO_LEADER', `No cluster leader: ${(err as Error).message}`);
@@ -67,14 +68,14 @@ export class HttpForwarding implements Forwarding {
           const e = fromRpcError(err);
           // reads change nothing and writes carry the request ID: a resend takes effect at most once
           if (!retryable(err, true) || performance.now() >= deadline) throw e;
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
           continue;
         }
       }
       const left = deadline - performance.now();
       if (left <= 0 || req.signal.aborted || !cluster.quorumPossible()) throw new MusterError('ERR_NO_LEADER', 'No cluster leader');
       await cluster.waitForLeader(Math.min(left, 250), req.signal);
-      if (cluster.leader() && !cluster.isLeader) await new Promise((r) => setTimeout(r, 50));
+      if (cluster.leader() && !cluster.isLeader) await sleep(50);
     }
   }
 
