@@ -13,7 +13,7 @@
  * added, promoted, voters removed, the leader included; a one-voter start
  * now and then), chaos (all of it). Most runs snapshot and compact the log.
  *
- *   RAFT_SIM_SEEDS=N     number of seeds (default 500; LONG=1: 5000)
+ *   RAFT_SIM_SEEDS=N     number of seeds (default 2000; LONG=1: 20000)
  *   RAFT_SIM_STEPS=N     events per seed in the faulty phase (default 8000)
  *   RAFT_SIM_FIRST=N     first seed (default 1)
  *   SEED=N               run only this seed (prints its story)
@@ -223,7 +223,7 @@ if (process.env.SEED !== undefined && process.env.SEED !== '') {
     t.pass('every invariant held');
   });
 } else {
-  const seeds = envInt('RAFT_SIM_SEEDS', process.env.LONG === '1' ? 5000 : 500);
+  const seeds = envInt('RAFT_SIM_SEEDS', process.env.LONG === '1' ? 20_000 : 2000);
   const first = envInt('RAFT_SIM_FIRST', 1);
   // about 25 ms of CPU per seed of 8000 steps; generous for a loaded machine
   const timeout = Math.max(300_000, seeds * STEPS * 0.05);
