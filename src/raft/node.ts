@@ -75,6 +75,8 @@ export class RaftNode {
   /** Reads whose index is known, waiting for the state machine to reach it. */
   private readonly readWaits: Array<{ index: number; resolve: () => void }> = [];
   private readSeq = 0;
+  /** Reads waiting for the next ReadIndex round (see readBarrier). */
+  private readBatch: Array<{ resolve: () => void; reject: (e: Error) => void }> | undefined;
   private snapIndex: number;
   private role: Role = 'follower';
   private leader: NodeId = '';
@@ -189,24 +191,43 @@ export class RaftNode {
    */
   readBarrier(timeoutMs: number): Promise<void> {
     if (this.role !== 'leader') return Promise.reject(new RaftError('ERR_NOT_LEADER', 'not the leader'));
-    const ctx = `r${++this.readSeq}`;
     return new Promise<void>((resolve, reject) => {
+      let settled = false;
       const timer = setTimeout(() => {
-        this.reads.delete(ctx);
+        settled = true;
         reject(new RaftError('ERR_TIMEOUT', 'timed out confirming leadership with a quorum'));
       }, timeoutMs);
-      this.reads.set(ctx, {
-        resolve: () => { clearTimeout(timer); resolve(); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      });
-      try {
-        this.core.readIndex(ctx);
-      } catch (err) {
-        this.reads.get(ctx)?.reject(new RaftError('ERR_NOT_LEADER', (err as Error).message));
-        this.reads.delete(ctx);
+      const waiter = {
+        resolve: () => { if (!settled) { settled = true; clearTimeout(timer); resolve(); } },
+        reject: (e: Error) => { if (!settled) { settled = true; clearTimeout(timer); reject(e); } },
+      };
+      // reads that arrive in the same turn of the event loop share one quorum round
+      if (this.readBatch) {
+        this.readBatch.push(waiter);
+        return;
       }
-      this.schedule();
+      this.readBatch = [waiter];
+      setImmediate(() => this.flushReads());
     });
+  }
+
+  /** Starts one ReadIndex round for every read batched since the last one. */
+  private flushReads(): void {
+    const batch = this.readBatch ?? [];
+    this.readBatch = undefined;
+    const ctx = `r${++this.readSeq}`;
+    this.reads.set(ctx, {
+      resolve: () => { for (const w of batch) w.resolve(); },
+      reject: (e) => { for (const w of batch) w.reject(e); },
+    });
+    try {
+      if (this.stopped || this.fatal) throw new RaftError('ERR_STOPPED', 'raft is stopped');
+      this.core.readIndex(ctx);
+    } catch (err) {
+      this.reads.get(ctx)?.reject(err instanceof RaftError ? err : new RaftError('ERR_NOT_LEADER', (err as Error).message));
+      this.reads.delete(ctx);
+    }
+    this.schedule();
   }
 
   transferLeadership(to: NodeId): void {
