@@ -5,7 +5,7 @@ const USAGE = `Usage: muster <command> [flags]
 
 Commands:
   agent     run an agent (-dev for a single in-memory server with the Docker sidecar)
-  sidecar   register Docker containers in an existing registry: muster sidecar [flags] consul://HOST:PORT
+  sidecar   register Docker containers in an existing registry: muster sidecar [flags] consul://HOST:PORT | etcd://HOST:PORT/PREFIX
   kv        read and write the key/value store: muster kv put|get|delete|export|import (as consul kv)
   lock      run a command while holding a lock: muster lock [-n N] PREFIX CMD... (as consul lock)
   members   list the members of the gossip pool (-detailed, -status REGEX)
