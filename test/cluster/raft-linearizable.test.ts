@@ -8,6 +8,7 @@
 // Reproduce a run with MUSTER_NEMESIS_SEED=<seed printed by the test>
 // (the faults follow the seed; the interleavings still depend on timing).
 import t from 'tap';
+import { mulberry32 as prng } from '../helpers/prng.js';
 import { TestCluster, type ClusterAgent } from '../helpers/cluster.js';
 import { checkKvHistory, describeOperation, type KvInput, type KvOutput, type Operation } from '../helpers/linearizability.js';
 
@@ -17,18 +18,6 @@ const LOOPS = 8;
 const KEYS = ['lin/a', 'lin/b', 'lin/c'];
 /** A request that has not answered by then has an unknown outcome. */
 const REQUEST_TIMEOUT_MS = 10_000;
-
-/** mulberry32: a small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -2,6 +2,7 @@
 // histories from a simulated linearizable register (and one corrupted read), and big
 // histories that must be decided well within the timeout.
 import t from 'tap';
+import { mulberry32 } from './prng.js';
 import { checkKvHistory, describeOperation } from './linearizability.js';
 import type { KvInput, Operation } from './linearizability.js';
 
@@ -236,17 +237,6 @@ t.test('a long sequential history needs no recursion', async (t) => {
 });
 
 // --- random histories from a simulated linearizable register ---------------------------
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface GenOptions { ops: number; clients: number; keys: number; unknownRate: number }
 

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { mulberry32 } from '../helpers/prng.js';
 import { StateStore, type ApplyResult } from '../../src/state/store.js';
 import { TABLE } from '../../src/state/catalog.js';
 import { SNAPSHOT_VERSION, restoreStore, snapshotStore } from '../../src/state/snapshot.js';
@@ -118,17 +119,6 @@ function observe(store: StateStore): unknown {
 }
 
 // ---- a seeded generator of command sequences ----
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   private readonly rnd: () => number;
