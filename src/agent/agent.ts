@@ -70,7 +70,8 @@ export class Agent {
     this.startedAt = this.clock.now();
     this.serverPort = config.ports.server;
     const rpcLog = deps.log.child({ component: 'rpc' });
-    this.rpc = new RpcClient({ datacenter: config.datacenter, node: config.nodeName, log: rpcLog });
+    const wildcard = config.bindAddr === '0.0.0.0' || config.bindAddr === '::';
+    this.rpc = new RpcClient({ datacenter: config.datacenter, node: config.nodeName, log: rpcLog, ...(wildcard ? {} : { localAddress: config.bindAddr }) });
     if (config.server) {
       this.store = new StateStore();
       this.rpcServer = new RpcServer({ datacenter: config.datacenter, node: config.nodeName, log: rpcLog });

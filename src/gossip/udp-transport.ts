@@ -90,7 +90,10 @@ export class UdpTransport implements Transport {
         reject(new GossipStreamError('ERR_GOSSIP_STREAM', to, 'transport is closed'));
         return;
       }
-      const sock = connect({ host: target.addr, port: target.port });
+      // from the bound address when there is one: the peer sees us at the address we advertise
+      const { bindAddr } = this.options;
+      const wildcard = bindAddr === '0.0.0.0' || bindAddr === '::';
+      const sock = connect({ host: target.addr, port: target.port, ...(wildcard ? {} : { localAddress: bindAddr }) });
       this.sockets.add(sock);
       let settled = false;
       const fail = (message: string, cause?: unknown) => {

@@ -26,6 +26,11 @@ export interface RpcServerOptions extends RpcCommonOptions {
 }
 
 export interface RpcClientOptions extends RpcCommonOptions {
+  /** Source address of outgoing connections; '' lets the kernel choose.
+   *  An agent bound to one address sets it, so that its peers (and a
+   *  firewall between them) see it coming from the address it advertises.
+   *  Default ''. */
+  localAddress?: string;
   /** TCP connect plus handshake must finish within this, else pending calls
    *  fail with ERR_RPC_UNREACHABLE. Default 2000 ms. */
   connectTimeoutMs?: number;
@@ -63,6 +68,7 @@ const COMMON = { protocol: RPC_PROTOCOL, maxFrameBytes: 64 * MIB } as const;
 const SERVER_DEFAULTS = Object.freeze({ ...COMMON, handshakeTimeoutMs: 5000 });
 const CLIENT_DEFAULTS = Object.freeze({
   ...COMMON,
+  localAddress: '',
   connectTimeoutMs: 2000, // Consul's default dial timeout is 10 s; a LAN peer answers in far less
   callTimeoutMs: 60_000,
   keepaliveIntervalMs: 5000,

@@ -45,7 +45,7 @@ export function dial(addr: string, opts: DialOptions): Promise<{ framed: FramedS
     }
     let server: Hello | undefined;
     let failure: RpcError | undefined;
-    const framed = new FramedSocket(connect({ ...target, noDelay: true, keepAlive: true }), addr, config.maxFrameBytes, {
+    const framed = new FramedSocket(connect({ ...target, noDelay: true, keepAlive: true, ...(config.localAddress ? { localAddress: config.localAddress } : {}) }), addr, config.maxFrameBytes, {
       onFrame: (kind, payload) => {
         if (server !== undefined) {
           events.onFrame(kind, payload);

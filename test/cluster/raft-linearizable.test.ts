@@ -1,15 +1,18 @@
 // Linearizability of the replicated KV store under faults, with real processes:
 // three servers and a client agent, eight client loops doing put, get
 // (?consistent), cas (?cas=ModifyIndex) and delete on three keys through every
-// agent, while a seeded nemesis SIGKILLs and restarts a server or SIGSTOPs the
-// leader for ~2 s (at most one server down at a time). The recorded history
-// must pass the Wing & Gong / Porcupine-style checker.
+// agent, while a seeded nemesis SIGKILLs and restarts a server, SIGSTOPs the
+// leader for ~2 s, or cuts a server (often the leader) off from every other
+// agent with iptables DROP rules for ~2.5 s (at most one server out at a
+// time). The recorded history must pass the Wing & Gong / Porcupine-style
+// checker.
 //
 // Reproduce a run with MUSTER_NEMESIS_SEED=<seed printed by the test>
 // (the faults follow the seed; the interleavings still depend on timing).
 import t from 'tap';
 import { mulberry32 as prng } from '../helpers/prng.js';
 import { TestCluster, type ClusterAgent } from '../helpers/cluster.js';
+import { LoopbackFirewall } from '../helpers/loopback-firewall.js';
 import { checkKvHistory, describeOperation, type KvInput, type KvOutput, type Operation } from '../helpers/linearizability.js';
 
 const RUN_MS = 20_000;
@@ -46,10 +49,17 @@ async function consistentGet(base: string, key: string): Promise<{ value: string
   return { value: entry.Value === null ? '' : Buffer.from(entry.Value, 'base64').toString('utf8'), index: entry.ModifyIndex };
 }
 
-t.test('put / get?consistent / cas / delete on three keys under kills and pauses: linearizable', { timeout: 240_000 }, async (t) => {
+t.test('put / get?consistent / cas / delete on three keys under kills, pauses and partitions: linearizable', { timeout: 240_000 }, async (t) => {
   const seed = Number(process.env.MUSTER_NEMESIS_SEED ?? Math.floor(Math.random() * 2 ** 31));
   t.comment(`nemesis seed ${seed}`);
-  const cluster = await TestCluster.start(t, { servers: 3, clients: 1 });
+  const firewall = LoopbackFirewall.open(t);
+  if (typeof firewall === 'string') {
+    // partitions need root and iptables; CI has both, so there their absence is a failure
+    if (process.env.CI === 'true') t.fail(`partitions need iptables: ${firewall}`);
+    else t.comment(`skipped: partitions need iptables: ${firewall}`);
+    return;
+  }
+  const cluster = await TestCluster.start(t, { servers: 3, clients: 1, ownAddresses: true });
   const agents: ClusterAgent[] = [...cluster.clients, ...cluster.servers];
   const history: Operation[] = [];
   let unknown = 0;
@@ -123,6 +133,7 @@ t.test('put / get?consistent / cas / delete on three keys under kills and pauses
   };
 
   const events: string[] = [];
+  let partitions = 0;
   /** How long each resumed leader took to answer its HTTP API. */
   const resumeMs: number[] = [];
   const nemesis = async (): Promise<void> => {
@@ -130,13 +141,25 @@ t.test('put / get?consistent / cas / delete on three keys under kills and pauses
     const at = () => `${((performance.now() - started) / 1000).toFixed(1)}s`;
     while (performance.now() < end - 2000) {
       await sleep(500 + rnd() * 1000);
-      if (rnd() < 0.5) {
+      // the first fault is always the seed's scenario: the leader partitioned away
+      const dice = events.length === 0 ? 0.5 : rnd();
+      if (dice < 0.33) {
         const victim = cluster.servers[Math.floor(rnd() * cluster.servers.length)] as ClusterAgent;
         events.push(`${at()} SIGKILL ${victim.name}`);
         await victim.kill('SIGKILL');
         await sleep(500 + rnd() * 2000);
         await victim.start();
         events.push(`${at()} restarted ${victim.name}`);
+      } else if (dice < 0.66) {
+        // a partition: a server (the leader half the time) cut off from every other agent
+        let victim = cluster.servers[Math.floor(rnd() * cluster.servers.length)] as ClusterAgent;
+        if (events.length === 0 || rnd() < 0.5) victim = (await cluster.leader({ timeoutMs: 10_000 }).catch(() => undefined)) ?? victim;
+        firewall.isolate(victim.host, agents.map((a) => a.host));
+        events.push(`${at()} partition: ${victim.name} cut off`);
+        await sleep(1500 + rnd() * 2000);
+        firewall.heal();
+        events.push(`${at()} healed`);
+        partitions++;
       } else {
         let why = '';
         const leader = await cluster.leader({ timeoutMs: 10_000 }).catch((err: unknown) => { why = (err as Error).message; return undefined; });
@@ -156,6 +179,8 @@ t.test('put / get?consistent / cas / delete on three keys under kills and pauses
 
   await Promise.all([nemesis(), ...Array.from({ length: LOOPS }, (_, i) => loop(i))]);
   t.comment(`nemesis: ${events.join('; ')}`);
+  firewall.heal();
+  t.ok(partitions >= 1, `the nemesis partitioned a server ${partitions} time(s)`);
   t.ok(resumeMs.every((ms) => ms < 3000), `every paused leader answered within 3 s of SIGCONT (${resumeMs.join(', ') || 'none paused'} ms)`);
 
   // every server back; the final value of every key read once more, as a last definite get

@@ -58,27 +58,29 @@ export class ClusterAgent {
     readonly name: string,
     readonly server: boolean,
     readonly dataDir: string | undefined,
+    /** Its loopback address: 127.0.0.1, or its own (see ClusterOptions.ownAddresses). */
+    readonly host: string,
     readonly httpPort: number,
     readonly serverPort: number,
     readonly gossipPort: number,
   ) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.httpPort}`;
+    return `http://${this.host}:${this.httpPort}`;
   }
 
   /** The server RPC address, as /v1/status/leader reports it. */
   get rpcAddr(): string {
-    return `127.0.0.1:${this.serverPort}`;
+    return `${this.host}:${this.serverPort}`;
   }
 
   get gossipAddr(): string {
-    return `127.0.0.1:${this.gossipPort}`;
+    return `${this.host}:${this.gossipPort}`;
   }
 
   /** For `-http-addr`. */
   get httpAddr(): string {
-    return `127.0.0.1:${this.httpPort}`;
+    return `${this.host}:${this.httpPort}`;
   }
 
   get running(): boolean {
@@ -89,7 +91,7 @@ export class ClusterAgent {
   /** The agent's argv (without `agent`'s extra flags). */
   argv(opts: { bootstrapExpect?: number; join?: string[]; extra?: string[] } = {}): string[] {
     const args = [
-      'agent', '-node', this.name, '-bind', '127.0.0.1', '-client', '127.0.0.1',
+      'agent', '-node', this.name, '-bind', this.host, '-client', this.host,
       '-http-port', String(this.httpPort), '-server-port', String(this.serverPort), '-serf-lan-port', String(this.gossipPort),
       '-dns-port', '-1', '-docker', '', '-log-level', 'debug',
     ];
@@ -163,6 +165,13 @@ export interface ClusterOptions {
   readyTimeoutMs?: number;
   /** Extra environment for every agent (e.g. NODE_OPTIONS=--import=a-profiler.mjs while debugging). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Give every agent its own loopback address (127.A.B.n, A.B random per
+   * cluster, so parallel tests never share one) instead of 127.0.0.1: agents
+   * bind, advertise and dial from it, so a LoopbackFirewall can cut traffic
+   * between chosen agents.
+   */
+  ownAddresses?: boolean;
 }
 
 export class TestCluster {
@@ -174,8 +183,16 @@ export class TestCluster {
   /** @internal The environment agents are started with. */
   readonly env: NodeJS.ProcessEnv;
 
-  private constructor(readonly t: Teardown, env: NodeJS.ProcessEnv = {}) {
+  /** The next own address (127.A.B.n), or undefined when every agent uses 127.0.0.1. */
+  private nextHost: (() => string) | undefined;
+
+  private constructor(readonly t: Teardown, env: NodeJS.ProcessEnv = {}, ownAddresses = false) {
     this.env = { ...QUIET_ENV, ...env };
+    if (ownAddresses) {
+      const net = `127.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}`;
+      let n = 0;
+      this.nextHost = () => `${net}.${++n}`;
+    }
     this.dir = mkdtempSync(join(tmpdir(), 'muster-cluster-'));
     t.teardown(async () => {
       await Promise.all(this.all().map(async (a) => {
@@ -196,7 +213,7 @@ export class TestCluster {
    * the others alive and the servers agree on a leader.
    */
   static async start(t: Teardown, opts: ClusterOptions): Promise<TestCluster> {
-    const c = new TestCluster(t, opts.env);
+    const c = new TestCluster(t, opts.env, opts.ownAddresses);
     for (let i = 1; i <= opts.servers; i++) await c.addServer(`s${i}`, { bootstrapExpect: opts.bootstrapExpect ?? opts.servers, start: false });
     for (let i = 1; i <= (opts.clients ?? 0); i++) await c.addClient(`c${i}`, { start: false });
     const timeoutMs = opts.readyTimeoutMs ?? 45_000;
@@ -221,7 +238,7 @@ export class TestCluster {
 
   async addServer(name: string, opts: { bootstrapExpect?: number; start?: boolean } = {}): Promise<ClusterAgent> {
     const [http, server, gossip] = [await freePort(), await freePort(), await freePort()];
-    const a = new ClusterAgent(this, name, true, join(this.dir, name), http, server, gossip);
+    const a = new ClusterAgent(this, name, true, join(this.dir, name), this.nextHost?.() ?? '127.0.0.1', http, server, gossip);
     if (opts.bootstrapExpect !== undefined) this.bootstrapExpect.set(a, opts.bootstrapExpect);
     this.servers.push(a);
     if (opts.start !== false) await a.start();
@@ -230,7 +247,7 @@ export class TestCluster {
 
   async addClient(name: string, opts: { start?: boolean } = {}): Promise<ClusterAgent> {
     const [http, server, gossip] = [await freePort(), await freePort(), await freePort()];
-    const a = new ClusterAgent(this, name, false, undefined, http, server, gossip);
+    const a = new ClusterAgent(this, name, false, undefined, this.nextHost?.() ?? '127.0.0.1', http, server, gossip);
     this.clients.push(a);
     if (opts.start !== false) await a.start();
     return a;
