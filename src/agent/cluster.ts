@@ -64,7 +64,11 @@ export class ServerCluster {
     const log = deps.log.child({ component: 'raft' });
     const self: ServerPeer = { id: config.nodeId, name: config.nodeName, addr: `${config.advertiseAddr}:${config.ports.server}` };
     const dataDir = config.dataDir === undefined || config.dev ? undefined : joinPath(config.dataDir, 'raft');
-    if (dataDir) await checkNodeId(dataDir, config.nodeId);
+    if (dataDir && await checkNodeId(dataDir, config.nodeId)) {
+      // a server that was in a cluster before and lost its data dir shows up here too: its peers
+      // still count it, so the leader's log names it when it sends the lost entries again
+      log.info({ dataDir }, 'new data dir: no raft state yet; bootstrapping or waiting for a leader to send the log');
+    }
     let cluster: ServerCluster | undefined;
     const raft = await RaftNode.open({
       core: {
@@ -350,16 +354,19 @@ export function serverOf(m: Member, datacenter: string): ServerPeer | undefined 
   return { id, name: m.name, addr: `${m.addr}:${port}`, bootstrap: t['bootstrap'] === '1' };
 }
 
-/** A data dir belongs to one node: starting with another node ID is refused rather than mixing two logs. */
-async function checkNodeId(dir: string, nodeId: string): Promise<void> {
+/**
+ * A data dir belongs to one node: starting with another node ID is refused
+ * rather than mixing two logs. Resolves true when the data dir is new.
+ */
+async function checkNodeId(dir: string, nodeId: string): Promise<boolean> {
   await mkdir(dir, { recursive: true });
   const file = joinPath(dir, 'node-id');
   const existing = await readFile(file, 'utf8').then((s) => s.trim(), () => undefined);
   if (existing !== undefined && existing !== nodeId) {
     throw new MusterError('ERR_CONFIG', `data dir ${dir} belongs to node ID ${existing}, not ${nodeId}; start with -node-id ${existing} or an empty data dir`);
   }
-  if (existing === undefined) {
-    await writeFile(`${file}.tmp`, `${nodeId}\n`);
-    await rename(`${file}.tmp`, file);
-  }
+  if (existing !== undefined) return false;
+  await writeFile(`${file}.tmp`, `${nodeId}\n`);
+  await rename(`${file}.tmp`, file);
+  return true;
 }

@@ -610,6 +610,17 @@ export class RaftCore {
   private handleAppendResponse(m: Message, pr: Progress): void {
     pr.recentActive = true;
     if (m.reject) {
+      if (m.rejectHint < pr.match) {
+        // Its log ends before entries it acknowledged: it lost them (a server
+        // restarted with an empty or older data dir). Count it for nothing it
+        // no longer has, and probe back from where its log ends.
+        this.logger.warn({ from: m.from, acknowledged: pr.match, lastIndex: m.rejectHint },
+          'a server lost log entries it had acknowledged (restarted with an empty or older data dir?): sending them again');
+        pr.match = m.rejectHint;
+        pr.becomeProbe();
+        this.sendAppend(m.from);
+        return;
+      }
       let hint = m.rejectHint;
       if (m.logTerm > 0) hint = this.log.findConflictByTerm(m.rejectHint, m.logTerm);
       if (pr.maybeDecrTo(m.index, hint)) {

@@ -7,6 +7,7 @@
 // failure in one is reported without hanging the rest.
 import t, { type Test } from 'tap';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { runMuster } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import {
@@ -255,5 +256,24 @@ t.test('a three-server cluster with a client agent', async (t) => {
     await writeSome(t, client, 3);
     for (const s of cluster.servers) await replicatedTo(s);
     t.pass('every server has every write');
+  });
+
+  await t.test('9. a follower restarted with an empty data dir: the leader says so in its log and sends it everything again', SUBTEST, async (t) => {
+    const leader = await cluster.leader({ timeoutMs: ELECTION_MS });
+    const victim = cluster.servers.find((s) => s !== leader && s.running) as ClusterAgent;
+    await victim.kill('SIGKILL');
+    rmSync(victim.dataDir as string, { recursive: true, force: true });
+    await writeSome(t, client, 3);
+    const restarted = await victim.start();
+    await replicatedTo(victim);
+    await replicatedTo(victim, 'load/');
+    t.pass(`${victim.name} has every acknowledged write again`);
+    t.ok(restarted.lines.some((l) => typeof l.msg === 'string' && l.msg.startsWith('new data dir')), `${victim.name} logged that its data dir is new`);
+    const now = await cluster.leader({ timeoutMs: ELECTION_MS });
+    const warned = await now.agent?.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('a server lost log entries it had acknowledged'), 5000).catch(() => undefined);
+    t.ok(warned, `the leader ${now.name} logged that ${victim.name} lost entries it had acknowledged`);
+    await writeSome(t, client, 3);
+    await replicatedTo(victim);
+    t.pass('and keeps up with new writes');
   });
 });
