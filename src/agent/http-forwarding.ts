@@ -18,8 +18,9 @@ function callTimeout(req: ApiRequest): number {
 /**
  * Consul's consistency modes over the cluster. On a server: `?stale` is
  * served from the local store by any server; the default mode is served by
- * the leader; `?consistent` is served by the leader after a quorum confirms
- * it still leads (ReadIndex). Followers hand other requests to the leader.
+ * the leader while a quorum answered it within the lease (else as
+ * `?consistent`); `?consistent` is served by the leader after a quorum
+ * confirms it still leads (ReadIndex). Followers hand other requests to the leader.
  * A client agent hands everything outside /v1/agent/ to a server.
  */
 export class HttpForwarding implements Forwarding {
@@ -44,7 +45,8 @@ export class HttpForwarding implements Forwarding {
     const deadline = performance.now() + DEFAULTS.raft.holdMs;
     for (;;) {
       if (cluster.isLeader) {
-        if (req.query.has('consistent')) {
+        const read = req.method === 'GET' || req.method === 'HEAD';
+        if (read && (req.query.has('consistent') || !cluster.raft.inLease(DEFAULTS.raft.leaseMs))) {
           try {
             await cluster.raft.readBarrier(DEFAULTS.raft.readBarrierMs);
           } catch (err) {

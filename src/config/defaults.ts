@@ -44,6 +44,9 @@ export const DEFAULTS = Object.freeze({
     snapshotThreshold: 8192,       // Consul's raft_snapshot_threshold
     trailingLogs: 10_240,          // Consul's raft_trailing_logs
     holdMs: 5_000,                 // a write waits this long for a leader before "No cluster leader" (Consul: rpc_hold_timeout 7 s)
+    // default-mode reads: the leader answers alone while a quorum answered it this recently,
+    // else it confirms with a quorum round first; half the 700 ms minimum election timeout
+    leaseMs: 350,
     readBarrierMs: 2_000,          // ?consistent: how long to wait for a quorum to confirm the leader
   }),
   http: Object.freeze({

@@ -1,6 +1,6 @@
 import { RaftCore, ProposalDroppedError } from './core.js';
 import { silentRaftLogger, type RaftConfig, type RaftLogger } from './config.js';
-import { decodeConfChange } from './membership.js';
+import { decodeConfChange, quorum } from './membership.js';
 import { MemoryStorage } from './storage.js';
 import { Wal } from './wal/wal.js';
 import { SnapshotStore } from './snapshot-store.js';
@@ -79,6 +79,8 @@ export class RaftNode {
   private readBatch: Array<{ resolve: () => void; reject: (e: Error) => void }> | undefined;
   private snapIndex: number;
   private role: Role = 'follower';
+  /** Leader: when each voter last answered an append or heartbeat of this term (performance.now()). */
+  private readonly heardAt = new Map<NodeId, number>();
   private leader: NodeId = '';
   private lastContact = 0;
   private readonly log: RaftLogger;
@@ -159,6 +161,9 @@ export class RaftNode {
       this.log.warn({ err: (err as Error).message, type: msg.type, from: msg.from }, 'raft message rejected');
     }
     if (msg.from === this.leader && msg.term === this.core.term) this.lastContact = performance.now();
+    if (this.role === 'leader' && msg.term === this.core.term && (msg.type === 'app-resp' || msg.type === 'heartbeat-resp')) {
+      this.heardAt.set(msg.from, performance.now());
+    }
     this.schedule();
   }
 
@@ -245,6 +250,24 @@ export class RaftNode {
 
   get term(): number {
     return this.core.term;
+  }
+
+  /**
+   * Leader: true when a quorum of voters (this node among them) answered its
+   * appends or heartbeats within the last `leaseMs`. Those voters will not
+   * help elect another leader for an election timeout after they last heard
+   * from this one (check-quorum), so with `leaseMs` well under the election
+   * timeout a leader in lease still leads: a read it serves locally is
+   * current unless clocks run very unevenly. Outside the lease a read should
+   * confirm leadership with a quorum round (readBarrier) instead.
+   */
+  inLease(leaseMs: number): boolean {
+    if (this.role !== 'leader') return false;
+    const { voters } = this.core.confState();
+    const since = performance.now() - leaseMs;
+    let fresh = 0;
+    for (const id of voters) if (id === this.core.id || (this.heardAt.get(id) ?? -Infinity) >= since) fresh++;
+    return fresh >= quorum(voters.length);
   }
 
   /** ms since the leader was last heard from (0 on the leader, Infinity if never). */
@@ -386,6 +409,7 @@ export class RaftNode {
 
   private changeState(role: Role, leader: NodeId): void {
     const wasLeader = this.role === 'leader';
+    if (role === 'leader' && !wasLeader) this.heardAt.clear(); // a new term's lease starts empty
     this.role = role;
     if (leader !== this.leader && leader !== '') this.lastContact = performance.now();
     this.leader = leader;

@@ -29,6 +29,9 @@ t.test('a partitioned leader is replaced, commits nothing alone, and rolls back 
   const next = await cluster.leader({ among: majority, timeoutMs: 30_000 });
   t.not(next, old, `the majority elected ${next.name}`);
   t.ok(await kvPut(next.url, 'part/during', 'v2'), 'the majority takes writes');
+  // a default-mode read on the old leader: outside its lease it must confirm with a quorum, which it cannot
+  const dflt = await request(old.url, 'GET', '/v1/kv/part/during?raw', undefined, 30_000);
+  t.not(dflt.status, 404, `the isolated server does not answer a default read from its stale state (${dflt.status} ${dflt.text.trim()})`);
 
   const answer = await lonely;
   t.ok(answer instanceof Error || answer.status !== 200, `the isolated old leader did not acknowledge its write (${answer instanceof Error ? answer.message : `${answer.status} ${answer.text.trim()}`})`);
