@@ -58,6 +58,13 @@ export type Sync = (fh: FileHandle) => Promise<void>;
 
 export const fsync: Sync = (fh) => fh.sync();
 
+/**
+ * Flushes a file's data and the metadata needed to read it back (its size),
+ * not its timestamps: what an appended log needs, one journal write cheaper
+ * than fsync on ext4 (etcd's WAL uses fdatasync too).
+ */
+export const fdatasync: Sync = (fh) => fh.datasync();
+
 /** Fsyncs a directory, making file creations, renames and deletions in it durable. */
 export async function syncDir(dir: string, sync: Sync): Promise<void> {
   const fh = await open(dir, 'r');

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import type { Entry, HardState } from '../types.js';
 import { encodeBatch, encodeMarker, type Marker } from './record.js';
 import { Replayer, type Recovered } from './replay.js';
-import { fsync, listSegments, readSegment, segmentName, syncDir, type SegmentInfo, type Sync } from './segment.js';
+import { fdatasync, fsync, listSegments, readSegment, segmentName, syncDir, type SegmentInfo, type Sync } from './segment.js';
 
 export type { Recovered } from './replay.js';
 export { WalCorruptError } from './replay.js';
@@ -16,7 +16,7 @@ export interface WalOptions {
   segmentBytes?: number;
   /** Called with one-line warnings, e.g. a torn tail truncated. Default: ignore. */
   warn?: (msg: string) => void;
-  /** For tests: replaces fsync (of segments and of the directory). */
+  /** For tests: replaces the syncs of segments (default fdatasync) and of the directory (default fsync). */
   sync?: (fh: FileHandle) => Promise<void>;
 }
 
@@ -56,6 +56,7 @@ export class Wal {
     readonly dir: string,
     private readonly segmentBytes: number,
     private readonly sync: Sync,
+    private readonly dirSync: Sync,
     private readonly segments: Segment[],
     private fh: FileHandle,
     private size: number,
@@ -68,12 +69,13 @@ export class Wal {
   static async open(dir: string, opts: WalOptions = {}): Promise<{ wal: Wal; recovered: Recovered }> {
     const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     const warn = opts.warn ?? noop;
-    const sync = opts.sync ?? fsync;
+    const sync = opts.sync ?? fdatasync;
+    const dirSync = opts.sync ?? fsync;
     if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1) throw new TypeError(`wal: segmentBytes must be a positive integer, got ${segmentBytes}`);
 
     if (!(await exists(dir))) {
       await mkdir(dir, { recursive: true });
-      await syncDir(dirname(dir), sync);
+      await syncDir(dirname(dir), dirSync);
     }
     const infos = await listSegments(dir, warn);
     const replayer = new Replayer();
@@ -99,10 +101,10 @@ export class Wal {
     } else {
       const seg = { seq: 1, firstIndex: 1, name: segmentName(1, 1), maxIndex: 0 };
       fh = await open(join(dir, seg.name), 'wx');
-      await syncDir(dir, sync);
+      await syncDir(dir, dirSync);
       segments.push(seg);
     }
-    const wal = new Wal(dir, segmentBytes, sync, segments, fh, size, lastIndex, marker, { ...recovered.hardState });
+    const wal = new Wal(dir, segmentBytes, sync, dirSync, segments, fh, size, lastIndex, marker, { ...recovered.hardState });
     return { wal, recovered };
   }
 
@@ -174,7 +176,7 @@ export class Wal {
         await this.append(Buffer.concat([encodeMarker(marker), encodeBatch([], hs)]), undefined, true);
         for (const seg of this.segments.slice(0, n)) await unlink(join(this.dir, seg.name));
         this.segments.splice(0, n);
-        await syncDir(this.dir, this.sync);
+        await syncDir(this.dir, this.dirSync);
       });
     });
   }
@@ -241,7 +243,7 @@ export class Wal {
     this.fh = await open(join(this.dir, seg.name), 'wx');
     this.segments.push(seg);
     this.size = 0;
-    await syncDir(this.dir, this.sync);
+    await syncDir(this.dir, this.dirSync);
   }
 
   private async syncCurrent(): Promise<void> {
