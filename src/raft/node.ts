@@ -340,7 +340,18 @@ export class RaftNode {
     }
     // a change of the commit index alone is not worth a disk write: after a restart the leader
     // tells us again, and the state machine is rebuilt from the snapshot and the log anyway
-    if (this.wal && (rd.mustSync || rd.entries.length > 0)) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    const saving = this.wal && (rd.mustSync || rd.entries.length > 0) ? this.wal.save(rd.hardState, rd.entries, rd.mustSync) : undefined;
+    // Committed entries that were on this node's disk before this Ready need not wait for its
+    // write: they are applied while it is in flight (applying sends nothing). Under load this takes
+    // one fsync off every acknowledgement: the entries of batch n are answered during batch n+1's.
+    let early = 0;
+    if (!rd.snapshot) {
+      const onDisk = Math.min(this.storage.lastIndex(), (rd.entries[0]?.index ?? Infinity) - 1);
+      while (early < rd.committedEntries.length && (rd.committedEntries[early] as Entry).index <= onDisk) {
+        this.applyEntry(rd.committedEntries[early++] as Entry);
+      }
+    }
+    if (saving) await saving;
     if (rd.hardState) this.storage.setHardState(rd.hardState);
     this.storage.append(rd.entries);
     // 2. send (votes and acknowledgements promise what is now on disk)
@@ -356,7 +367,7 @@ export class RaftNode {
         }
       }
     }
-    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (let i = early; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i] as Entry);
     const applied = rd.committedEntries[rd.committedEntries.length - 1]?.index ?? rd.snapshot?.meta.index ?? 0;
     this.core.advance(rd);
     if (applied > 0) this.releaseReads(this.core.log.applied);
