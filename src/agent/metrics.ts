@@ -125,7 +125,7 @@ export class AgentMetrics {
     const fsmApply = r.histogram({ name: 'consul.raft.fsm.apply', help: 'ms to apply one committed entry to the state store.', buckets: LATENCY_BUCKETS_MS });
     const becameLeader = r.counter({ name: 'consul.raft.state.leader', help: 'Times this server became the Raft leader.' });
     const becameCandidate = r.counter({ name: 'consul.raft.state.candidate', help: 'Elections this server started.' });
-    const leaderChanges = r.counter({ name: 'muster.raft.leader.changes', help: 'Times the leader known to this server changed to another server.' });
+    const leaderChanges = r.counter({ name: 'muster.raft.leader.changes', help: 'Times the leader known to this server changed (the first leader it learns of counts).' });
     let knownLeader: NodeId = '';
     let lastRole: Role = 'follower';
     return {
