@@ -139,7 +139,8 @@ export class HttpApi {
       if (!res.headersSent) { res.statusCode = 500; res.end(); } else res.destroy();
     }).finally(() => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      this.agent.metrics.requestServed((req.method ?? 'GET').toUpperCase(), seen.route, res.statusCode, durationMs);
+      // a client that went away before the answer: nginx's 499 ("client closed request"), not the unsent 200
+      this.agent.metrics.requestServed((req.method ?? 'GET').toUpperCase(), seen.route, res.headersSent ? res.statusCode : 499, durationMs);
       if (this.log.isLevelEnabled('debug')) {
         this.log.debug({ method: req.method, url: req.url, status: res.statusCode, durationMs }, 'request');
       }
