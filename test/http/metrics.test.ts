@@ -46,8 +46,10 @@ t.test('a dev agent: Prometheus text, Consul JSON, counters that move', async (t
 
   const after = await waitFor(async () => {
     const m = await scrape(agent.url);
-    return (sampleValue(m, 'muster_http_requests', KV_PUT) ?? 0) >= putsBefore + 3 ? m : undefined;
-  }, { timeoutMs: 10_000, message: 'the KV PUTs counted' });
+    const counted = (sampleValue(m, 'muster_http_requests', KV_PUT) ?? 0) >= putsBefore + 3
+      && sampleValue(m, 'muster_http_requests', { method: 'GET', path: '_unknown', code: '404' }) !== undefined;
+    return counted ? m : undefined;
+  }, { timeoutMs: 10_000, message: 'the KV PUTs and the 404 counted' });
   t.equal(sampleValue(after, 'muster_http_requests', KV_PUT), putsBefore + 3, 'three PUTs on the kv route, by pattern not path');
   t.notOk(sampleValue(after, 'muster_http_requests', { path: 'v1.kv.metrics.a' }), 'no raw path as a label');
   t.equal(sampleValue(after, 'muster_http_requests', { method: 'GET', path: '_unknown', code: '404' }), 1, 'the unknown route');
