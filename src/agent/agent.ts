@@ -20,6 +20,7 @@ import { decodeCheck, decodeService } from './definition-json.js';
 import { CriticalReaper } from './reaper.js';
 import { Sessions } from './sessions.js';
 import { Membership } from './membership.js';
+import { AgentMetrics } from './metrics.js';
 
 export const SERF_HEALTH = { checkId: 'serfHealth', name: 'Serf Health Status' } as const;
 
@@ -55,6 +56,8 @@ export class Agent {
   private readonly reaper: CriticalReaper;
   private readonly sessionsImpl: Sessions | undefined;
   readonly membership: Membership;
+  /** This agent's metrics (`/v1/agent/metrics`); the parts record into it. */
+  readonly metrics: AgentMetrics;
   private readonly log: Logger;
   /** Parts log under their own `component` (a child of `log` would repeat the key). */
   private readonly rootLog: Logger;
@@ -68,6 +71,7 @@ export class Agent {
     this.rootLog = deps.log;
     this.clock = deps.clock ?? systemClock;
     this.startedAt = this.clock.now();
+    this.metrics = new AgentMetrics(this.clock);
     this.serverPort = config.ports.server;
     const rpcLog = deps.log.child({ component: 'rpc' });
     const wildcard = config.bindAddr === '0.0.0.0' || config.bindAddr === '::';
@@ -102,6 +106,13 @@ export class Agent {
       isLeader: () => this.cluster?.isLeader ?? false,
       serverPort: () => this.serverPort,
       onMembers: (members, changed) => this.onMembers(members, changed),
+    });
+    this.metrics.watchGossip(() => ({ members: this.membership.members(), stats: this.membership.gossipStats(), healthScore: this.membership.healthScore() }));
+    this.metrics.watchRaft(() => {
+      const raft = this.cluster?.raft;
+      if (!raft) return undefined;
+      const s = raft.core.status();
+      return { term: s.term, commit: s.commit, applied: s.applied, lastIndex: s.lastIndex, isLeader: raft.isLeader, lastContactMs: raft.lastContactMs() };
     });
     this.reaper = new CriticalReaper(this.local, this.clock, (serviceId, checkId) => {
       this.log.info({ service: serviceId, check: checkId }, 'deregistering service: check critical too long');
@@ -161,7 +172,7 @@ export class Agent {
         });
         const cluster = await ServerCluster.open({ ...this.config, ports: { ...this.config.ports, server: this.serverPort } }, {
           log: this.rootLog, store: this.store, rpc: this.rpc, rpcServer: this.rpcServer,
-          onLeadership: (leader) => this.onLeadership(leader),
+          onLeadership: (leader) => this.onLeadership(leader), metrics: this.metrics.raft,
         });
         this.cluster = cluster;
         this.raftWriter = new RaftWriter(cluster, this.rpc, this.clock);

@@ -14,6 +14,7 @@ import type { ConfState, Entry, NodeId, Role } from '../raft/types.js';
 import type { RpcClient } from '../rpc/client.js';
 import type { RpcServer } from '../rpc/server.js';
 import type { Member } from '../gossip/members.js';
+import type { RaftObserver } from './metrics.js';
 
 /** A server as the cluster knows it: Raft ID, node name and RPC address. */
 export interface ServerPeer {
@@ -31,6 +32,8 @@ export interface ClusterDeps {
   rpcServer: RpcServer;
   /** Told when this server gains or loses leadership. */
   onLeadership: (leader: boolean) => void;
+  /** Raft timings and state changes, for metrics. */
+  metrics?: RaftObserver;
 }
 
 /**
@@ -82,7 +85,14 @@ export class ServerCluster {
       snapshotThreshold: DEFAULTS.raft.snapshotThreshold,
       trailingLogs: DEFAULTS.raft.trailingLogs,
       fsm: {
-        apply: (e: Entry) => deps.store.apply(e.index, decodeCommand(e.data)),
+        apply: (e: Entry) => {
+          const started = performance.now();
+          try {
+            return deps.store.apply(e.index, decodeCommand(e.data));
+          } finally {
+            deps.metrics?.fsmApplied(performance.now() - started);
+          }
+        },
         snapshot: () => snapshotStore(deps.store),
         restore: (data) => restoreStore(deps.store, data),
       },
@@ -128,6 +138,19 @@ export class ServerCluster {
 
   get isLeader(): boolean {
     return this.raft.isLeader;
+  }
+
+  /** Proposes a command on this leader (RaftNode.propose), timed from proposal to applied. */
+  async propose(data: Uint8Array): Promise<unknown> {
+    const started = performance.now();
+    let done = false;
+    try {
+      const result = await this.raft.propose(data);
+      done = true;
+      return result;
+    } finally {
+      this.deps.metrics?.proposed(done ? performance.now() - started : undefined);
+    }
   }
 
   leader(): ServerPeer | undefined {
@@ -257,6 +280,7 @@ export class ServerCluster {
   }
 
   private onState(role: Role, leaderId: NodeId): void {
+    this.deps.metrics?.stateChanged(role, leaderId);
     if (leaderId) for (const w of [...this.leaderWaiters]) w();
     this.deps.onLeadership(role === 'leader');
   }

@@ -97,7 +97,7 @@ export class RaftWriter implements CommandWriter {
     for (;;) {
       if (this.cluster.isLeader) {
         try {
-          return unwrap(await this.cluster.raft.propose(data));
+          return unwrap(await this.cluster.propose(data));
         } catch (err) {
           if (err instanceof RaftError) {
             // the command carries its request ID: proposing it again applies it at most once

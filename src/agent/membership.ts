@@ -10,6 +10,7 @@ import { defaultLanConfig } from '../gossip/config.js';
 import { Keyring } from '../gossip/keyring.js';
 import type { Member } from '../gossip/members.js';
 import type { MemberEvent } from '../gossip/context.js';
+import type { GossipStatsSnapshot } from '../gossip/stats.js';
 import { VERSION } from '../version.js';
 import type { CommandWriter } from './writer.js';
 import type { StateStore } from '../state/store.js';
@@ -132,6 +133,16 @@ export class Membership {
 
   members(): Member[] {
     return this.node?.members() ?? [];
+  }
+
+  /** The gossip library's running totals (undefined before start). */
+  gossipStats(): GossipStatsSnapshot | undefined {
+    return this.node?.stats();
+  }
+
+  /** Lifeguard local health score (0 healthy). */
+  healthScore(): number {
+    return this.node?.healthScore() ?? 0;
   }
 
   /** Moves a failed member to left, gossiped to every member, and out of the catalog. */

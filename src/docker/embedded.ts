@@ -16,7 +16,7 @@ export async function startEmbeddedSidecar(agent: Agent, config: AgentConfig, lo
   } catch {
     log.warn({ docker: endpoint }, 'docker is not reachable; the sidecar will keep trying to connect');
   }
-  const sidecar = new Sidecar(config.sidecar, { docker, backend: new LocalAgentBackend(agent), log }, signal);
+  const sidecar = new Sidecar(config.sidecar, { docker, backend: new LocalAgentBackend(agent), log, observer: agent.metrics.sidecar }, signal);
   sidecar.start();
   return sidecar;
 }

@@ -9,11 +9,14 @@ import { Reconciler, type ContainerExit } from './sync.js';
 import { watchDocker, type ContainerEvent } from './watcher.js';
 import { DOCKER_HEALTH_TTL_MS } from './checks.js';
 import type { ContainerInspect, MappingOptions } from './types.js';
+import type { SidecarObserver } from './observer.js';
 
 export interface SidecarDeps {
   docker: Docker;
   backend: Backend;
   log: Logger;
+  /** Metrics: events handled, registrations, reconciliations (the embedded sidecar reports to its agent). */
+  observer?: SidecarObserver;
 }
 
 /**
@@ -48,6 +51,7 @@ export class Sidecar {
     };
     this.reconciler = new Reconciler(deps.backend, {
       mapping: this.mapping, deregister: config.deregister, cleanup: config.cleanup, requireLabel: config.requireLabel,
+      ...(deps.observer ? { observer: deps.observer } : {}),
     }, this.log, this.abort.signal);
     this.firstSync = new Promise((resolve) => { this.markFirstSync = resolve; });
   }
@@ -108,6 +112,7 @@ export class Sidecar {
         try {
           const r = await this.reconciler.reconcile({ running, exitOf: (id) => this.exitOf(id) });
           this.log.info({ containers: running.length, registered: r.registered, removed: r.removed }, 'synced with docker');
+          this.deps.observer?.reconciled(r);
           break;
         } catch (err) {
           this.log.warn({ err: errorMessage(err), retryInMs: delay }, 'registry unavailable for sync; will retry');
@@ -161,15 +166,19 @@ export class Sidecar {
 
   /** Queues the event behind earlier events of the same container. */
   private onEvent(e: ContainerEvent): void {
+    const arrived = performance.now();
     const prev = this.chains.get(e.id) ?? Promise.resolve();
-    const next = prev.then(() => this.handle(e)).catch((err: unknown) => {
+    const next = prev.then(async () => {
+      await this.handle(e, arrived);
+      this.deps.observer?.eventHandled(e.status.split(':')[0] ?? e.status);
+    }).catch((err: unknown) => {
       this.log.warn({ err: errorMessage(err), container: e.id.slice(0, 12), event: e.status }, 'docker event not handled');
     });
     this.chains.set(e.id, next);
     void next.finally(() => { if (this.chains.get(e.id) === next) this.chains.delete(e.id); });
   }
 
-  private async handle(e: ContainerEvent): Promise<void> {
+  private async handle(e: ContainerEvent, arrived: number): Promise<void> {
     const status = e.status;
     if (status === 'start' || status === 'rename' || status === 'unpause') {
       const info = await this.inspect(e.id);
@@ -179,7 +188,7 @@ export class Sidecar {
         const other = await this.inspect(ref);
         if (other) this.mapping.linked = new Map([...(this.mapping.linked ?? []), [ref, other]]);
       }
-      this.reconciler.containerUp(info);
+      this.reconciler.containerUp(info, false, arrived);
     } else if (status === 'die') {
       const exit: ContainerExit = this.config.deregister === 'always'
         ? { exists: true, running: false, exitCode: Number(e.attributes.exitCode ?? 0) }

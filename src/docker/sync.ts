@@ -2,6 +2,7 @@ import type { Logger } from '../log.js';
 import type { HealthStatus } from '../agent/definition.js';
 import type { Backend, RegisteredService } from '../backends/types.js';
 import { OpQueue } from './op-queue.js';
+import type { SidecarObserver } from './observer.js';
 import { mapContainer } from './services.js';
 import { CONTAINER_META, DOCKER_HEALTH_CHECK_SUFFIX, OWNER_META, type ContainerInspect, type MappingOptions, type Registration } from './types.js';
 
@@ -13,6 +14,8 @@ export interface ReconcilerOptions {
   deregister: 'always' | 'on-success';
   cleanup: boolean;
   requireLabel: string | undefined;
+  /** Told of every registration and deregistration the registry accepted (metrics). */
+  observer?: SidecarObserver;
 }
 
 /** How a container ended, for `-deregister on-success`. */
@@ -51,8 +54,12 @@ export class Reconciler {
     this.queue = new OpQueue({ log, signal });
   }
 
-  /** A running container (start event, or found by a sync): register what it should have. */
-  containerUp(info: ContainerInspect, quiet = false): void {
+  /**
+   * A running container (start event, or found by a sync): register what it
+   * should have. `eventAt`: when the Docker event that told of it arrived
+   * (`performance.now()`), for the event-to-registration latency.
+   */
+  containerUp(info: ContainerInspect, quiet = false, eventAt?: number): void {
     const regs = this.registrationsOf(info, quiet);
     const id = info.Id;
     this.retained.delete(id);
@@ -60,7 +67,7 @@ export class Reconciler {
     const now = new Map(regs.map((r) => [r.service.id, r]));
     this.desired.set(id, now);
     if (info.State?.Health?.Status) this.health.set(id, info.State.Health.Status);
-    for (const reg of now.values()) this.ensureRegistered(reg);
+    for (const reg of now.values()) this.ensureRegistered(reg, eventAt);
     for (const sid of before?.keys() ?? []) if (!now.has(sid)) this.removeService(sid);
   }
 
@@ -185,7 +192,7 @@ export class Reconciler {
   }
 
   /** Queues a registration unless the registry already has exactly it; true when queued. */
-  private ensureRegistered(reg: Registration): boolean {
+  private ensureRegistered(reg: Registration, eventAt?: number): boolean {
     const sid = reg.service.id;
     const fp = fingerprint(reg);
     if (this.applied.get(sid) === fp && !this.queue.has(`svc:${sid}`)) return false;
@@ -194,6 +201,7 @@ export class Reconciler {
       run: async () => {
         await this.backend.register(reg);
         this.applied.set(sid, fp);
+        this.opts.observer?.registered(eventAt === undefined ? undefined : performance.now() - eventAt);
         this.log.info({ service: sid, container: reg.containerId.slice(0, 12) }, 'added');
       },
     });
@@ -207,6 +215,7 @@ export class Reconciler {
       run: async () => {
         await this.backend.deregister(sid);
         this.applied.delete(sid);
+        this.opts.observer?.deregistered();
         this.log.info({ service: sid }, 'removed');
       },
     });

@@ -2,12 +2,13 @@ import type { Handler } from './types.js';
 
 interface Route {
   methods: ReadonlySet<string>;
+  pattern: string;
   segments: string[];
   handler: Handler;
 }
 
 export type RouteMatch =
-  | { kind: 'found'; handler: Handler; params: Record<string, string> }
+  | { kind: 'found'; handler: Handler; params: Record<string, string>; pattern: string }
   | { kind: 'method-not-allowed'; allow: string[] }
   | { kind: 'not-found' };
 
@@ -21,7 +22,7 @@ export class Router {
 
   add(methods: string | string[], pattern: string, handler: Handler): void {
     const list = Array.isArray(methods) ? methods : [methods];
-    this.routes.push({ methods: new Set(list), segments: pattern.split('/').slice(1), handler });
+    this.routes.push({ methods: new Set(list), pattern, segments: pattern.split('/').slice(1), handler });
   }
 
   match(method: string, path: string): RouteMatch {
@@ -30,7 +31,7 @@ export class Router {
     for (const r of this.routes) {
       const params = matchSegments(r.segments, parts);
       if (!params) continue;
-      if (r.methods.has(method)) return { kind: 'found', handler: r.handler, params };
+      if (r.methods.has(method)) return { kind: 'found', handler: r.handler, params, pattern: r.pattern };
       for (const m of r.methods) allow.add(m);
     }
     return allow.size > 0 ? { kind: 'method-not-allowed', allow: [...allow] } : { kind: 'not-found' };

@@ -20,6 +20,7 @@ import * as kvRoutes from './kv.js';
 import * as sessionRoutes from './session.js';
 import * as txnRoutes from './txn.js';
 import * as operatorRoutes from './operator.js';
+import * as metricsRoutes from './metrics.js';
 
 export interface HttpApiOptions {
   host: string;
@@ -55,6 +56,7 @@ export class HttpApi {
       limits: { defaultWaitMs: DEFAULTS.http.defaultWaitMs, maxWaitMs: DEFAULTS.http.maxWaitMs },
     };
     const areas = agent.store ? [agentRoutes, catalogRoutes, healthRoutes, statusRoutes, kvRoutes, sessionRoutes, txnRoutes, operatorRoutes] : [agentRoutes];
+    areas.push(metricsRoutes);
     for (const area of areas) area.register(this.router, deps);
     this.router.add('GET', '/', () => text(200, 'Consul Agent'));
     this.server = createServer((req, res) => { this.handle(req, res); });
@@ -130,24 +132,30 @@ export class HttpApi {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const started = process.hrtime.bigint();
-    this.respond(req, res).catch((err: unknown) => {
+    // the route pattern, not the path, labels the metrics: their number stays bounded
+    const seen = { route: '_unknown' };
+    this.respond(req, res, seen).catch((err: unknown) => {
       this.log.error({ err: errorMessage(err) }, 'request failed');
       if (!res.headersSent) { res.statusCode = 500; res.end(); } else res.destroy();
     }).finally(() => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      // a client that went away before the answer: nginx's 499 ("client closed request"), not the unsent 200
+      this.agent.metrics.requestServed((req.method ?? 'GET').toUpperCase(), seen.route, res.headersSent ? res.statusCode : 499, durationMs);
       if (this.log.isLevelEnabled('debug')) {
-        const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
         this.log.debug({ method: req.method, url: req.url, status: res.statusCode, durationMs }, 'request');
       }
     });
   }
 
-  private async respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async respond(req: IncomingMessage, res: ServerResponse, seen: { route: string }): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = (req.method ?? 'GET').toUpperCase();
     const match = this.router.match(method === 'HEAD' ? 'GET' : method, url.pathname);
+    if (match.kind === 'found') seen.route = match.pattern;
     let out: ApiResponse;
     if (match.kind !== 'found' && this.opts.forwarding && !this.hasStore && !url.pathname.startsWith('/v1/agent/')) {
       // a client agent: the servers know every other route
+      seen.route = '_forwarded';
       return this.respondForwarded(req, res, method, url);
     }
     if (match.kind === 'not-found') {
