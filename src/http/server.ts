@@ -20,6 +20,8 @@ import * as kvRoutes from './kv.js';
 import * as sessionRoutes from './session.js';
 import * as txnRoutes from './txn.js';
 import * as operatorRoutes from './operator.js';
+import * as uiApiRoutes from './ui-api.js';
+import { registerUi, UiAssets } from './ui.js';
 
 export interface HttpApiOptions {
   host: string;
@@ -54,8 +56,10 @@ export class HttpApi {
       agent, store, feed: this.feed, log: this.log,
       limits: { defaultWaitMs: DEFAULTS.http.defaultWaitMs, maxWaitMs: DEFAULTS.http.maxWaitMs },
     };
-    const areas = agent.store ? [agentRoutes, catalogRoutes, healthRoutes, statusRoutes, kvRoutes, sessionRoutes, txnRoutes, operatorRoutes] : [agentRoutes];
+    const areas = agent.store ? [agentRoutes, catalogRoutes, healthRoutes, statusRoutes, kvRoutes, sessionRoutes, txnRoutes, operatorRoutes, uiApiRoutes] : [agentRoutes];
     for (const area of areas) area.register(this.router, deps);
+    // the web UI is served by this agent itself (a client too); its API calls are forwarded like any other
+    if (agent.config.ui) registerUi(this.router, new UiAssets(this.log));
     this.router.add('GET', '/', () => text(200, 'Consul Agent'));
     this.server = createServer((req, res) => { this.handle(req, res); });
     this.server.keepAliveTimeout = 65_000;
