@@ -31,7 +31,7 @@ t.test('with -ui (here -dev) the page is served, and / and /ui redirect to /ui/'
   t.equal((await call('GET', '/ui/views/kv-key.js')).status, 200, 'scripts in sub-folders too');
   t.equal((await call('GET', '/ui/../server.js')).status, 404, 'nothing outside the UI folder');
   t.equal((await call('GET', '/ui/%2e%2e/%2e%2e/package.json')).status, 404, 'even encoded');
-  t.equal((await call('PUT', '/ui/')).status, 405, 'read only');
+  t.equal((await call('PUT', '/ui/')).status, 404, 'read only');
 });
 
 t.test('/v1/internal/ui/services: one summary per service name', async (t) => {
