@@ -19,11 +19,13 @@ export function nodeView(ctx: ViewContext, name: string): void {
     el('h2', {}, 'Services'),
     table(['Service', 'ID', 'Address', 'Port', 'Tags'], services, 'node-services'),
   );
+  let latest = 0; // as in the nodes view: only the newest answer is drawn
   watch<NodeDump>(`/v1/internal/ui/node/${encodePath(name)}`, ctx.signal, {
     data: (n) => {
       ctx.connection.ok();
+      const seq = ++latest;
       void membersByName(ctx.signal).then((members) => {
-        if (ctx.signal.aborted) return;
+        if (ctx.signal.aborted || seq !== latest) return;
         if (!n) {
           facts.replaceChildren(notice('info', `Node ${name} is not in the catalog.`));
           checks.replaceChildren();

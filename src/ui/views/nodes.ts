@@ -18,11 +18,13 @@ export function nodesView(ctx: ViewContext): void {
     el('div', { class: 'toolbar' }, count),
     table(['Node', 'Address', 'Gossip', 'Checks', 'Services'], body, 'nodes'),
   );
+  let latest = 0; // answers are drawn in order: an older one whose members read finishes late is dropped
   watch<NodeDump[]>('/v1/internal/ui/nodes', ctx.signal, {
     data: (nodes = []) => {
       ctx.connection.ok();
+      const seq = ++latest;
       void membersByName(ctx.signal).then((members) => {
-        if (ctx.signal.aborted) return;
+        if (ctx.signal.aborted || seq !== latest) return;
         count.textContent = `${nodes.length} ${nodes.length === 1 ? 'node' : 'nodes'}`;
         body.replaceChildren(fragment(nodes.map((n) => row(n, members.get(n.Node)))));
       });
