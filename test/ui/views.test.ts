@@ -137,6 +137,18 @@ t.test('web UI', async (t) => {
     t.same(pageErrors(page), [], 'no script errors');
   });
 
+  await t.test('leaving a view aborts its blocking query', async (t) => {
+    const page = await openPage(t, browser, ui);
+    await page.locator('tr[data-service="web"]').waitFor();
+    const held = page.waitForEvent('requestfailed', (r) => r.url().includes('/v1/internal/ui/services?index='));
+    const next = page.waitForRequest((r) => r.url().includes('/v1/internal/ui/nodes?index='));
+    await page.getByRole('link', { name: 'Nodes' }).click();
+    t.match((await held).failure()?.errorText, /ABORTED/, 'the services query held by the agent was aborted');
+    await next;
+    t.pass('and the nodes view started its own');
+    t.same(pageErrors(page), [], 'no script errors');
+  });
+
   await t.test('key/value: create, edit and delete through the UI', async (t) => {
     const page = await openPage(t, browser, `${ui}#/kv/`);
     await expectText(page, 'kv-count', 'entries');
@@ -249,6 +261,16 @@ t.test('web UI', async (t) => {
     await page.getByTestId('service-filter').fill('');
     await expectText(page, 'service-count', new RegExp(`^${total} services$`));
     t.pass(`screenshot ${await screenshot(page, 'services-1000', { fullPage: false })}`);
+    t.same(pageErrors(page), [], 'no script errors');
+  });
+
+  await t.test('an unreachable agent is shown, and retried with back-off', async (t) => {
+    const page = await openPage(t, browser, ui);
+    await page.locator('tr[data-service="web"]').waitFor();
+    await agent.stop();
+    await page.locator('#connection.error').filter({ hasText: /unreachable; retrying in \d+ s/ }).waitFor();
+    t.pass(`the header says so: ${await page.locator('#connection').textContent()}`);
+    t.equal(await page.locator('tr[data-service="web"]').count(), 1, 'the last data stays on screen');
     t.same(pageErrors(page), [], 'no script errors');
   });
 });

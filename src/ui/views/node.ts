@@ -1,4 +1,4 @@
-import { encodePath, watch } from '../api.js';
+import { watch } from '../api.js';
 import { el, fragment, link, metaList, notice, table, tags } from '../dom.js';
 import { href } from '../routes.js';
 import type { ViewContext } from '../view.js';
@@ -20,7 +20,7 @@ export function nodeView(ctx: ViewContext, name: string): void {
     table(['Service', 'ID', 'Address', 'Port', 'Tags'], services, 'node-services'),
   );
   let latest = 0; // as in the nodes view: only the newest answer is drawn
-  watch<NodeDump>(`/v1/internal/ui/node/${encodePath(name)}`, ctx.signal, {
+  watch<NodeDump>(`/v1/internal/ui/node/${encodeURIComponent(name)}`, ctx.signal, {
     data: (n) => {
       ctx.connection.ok();
       const seq = ++latest;

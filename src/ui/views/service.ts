@@ -1,4 +1,4 @@
-import { encodePath, watch } from '../api.js';
+import { watch } from '../api.js';
 import { badge, el, fragment, link, metaList, notice, table, tags } from '../dom.js';
 import { href } from '../routes.js';
 import type { ViewContext } from '../view.js';
@@ -17,7 +17,7 @@ export function serviceView(ctx: ViewContext, name: string): void {
     table(['Instance', 'Node', 'Address', 'Port', 'Tags', 'Meta', 'Checks'], body, 'instances'),
   );
 
-  watch<ServiceEntry[]>(`/v1/health/service/${encodePath(name)}`, ctx.signal, {
+  watch<ServiceEntry[]>(`/v1/health/service/${encodeURIComponent(name)}`, ctx.signal, {
     data: (list = []) => {
       ctx.connection.ok();
       count.textContent = `${list.length} ${list.length === 1 ? 'instance' : 'instances'}`;
