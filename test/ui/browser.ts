@@ -16,8 +16,8 @@ export const CHROMIUM = process.env['MUSTER_CHROMIUM'] ?? '/usr/bin/chromium';
 /** Screenshots of each view, for people to look at: test-artifacts/ui/ under the repository root (git-ignored). */
 export const ARTIFACTS = join(ROOT, 'test-artifacts', 'ui');
 
-/** How long a UI expectation may take before it fails (playwright waits up to this, polling). */
-export const UI_TIMEOUT_MS = 15_000;
+/** How long a UI expectation may take before it fails (playwright polls until then; generous: the CI machine is shared). */
+export const UI_TIMEOUT_MS = 30_000;
 
 export async function requireBrowser(t: Test): Promise<Browser | undefined> {
   const ci = process.env['CI'] === 'true';
