@@ -5,7 +5,8 @@
 //   npm test -- test/docker/services.test.ts  some files (or folders) under test/
 //   npm test -- test/state --grep=kv          arguments starting with '-' go to tap
 //
-// 1. Compiles src/ and test/ with `tsc -p tsconfig.json` into dist/.
+// 1. Compiles src/ and test/ with `tsc -p tsconfig.json` into dist/, then the web
+//    UI's browser code with `tsc -p src/ui/tsconfig.json` into dist/ui/.
 // 2. Runs tap on the compiled dist/test/**/*.test.js with the raw TAP reporter,
 //    copying that stream to stdout (readable, greppable, complete in CI logs) and
 //    parsing it at the same time.
@@ -113,6 +114,12 @@ function compile() {
   if (r.status === 0 && listTestSources('test').some((s) => !existsSync(join(root, toDist(s))))) {
     rmSync(join(root, 'dist', '.tsbuildinfo'), { force: true });
     r = run();
+  }
+  // the web UI's browser code (DOM types) has its own tsconfig, built into dist/ui/ as `npm run build` does
+  if (r.status === 0) {
+    console.log('test: tsc -p src/ui/tsconfig.json');
+    if (!existsSync(join(root, 'dist', 'ui', 'main.js'))) rmSync(join(root, 'dist', '.tsbuildinfo-ui'), { force: true });
+    r = spawnSync(process.execPath, [tsc, '-p', 'src/ui/tsconfig.json'], { cwd: root, encoding: 'utf8' });
   }
   if (r.status !== 0) {
     process.stdout.write(r.stdout ?? '');

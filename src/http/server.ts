@@ -21,6 +21,8 @@ import * as sessionRoutes from './session.js';
 import * as txnRoutes from './txn.js';
 import * as operatorRoutes from './operator.js';
 import * as metricsRoutes from './metrics.js';
+import * as uiApiRoutes from './ui-api.js';
+import { registerUi, UiAssets } from './ui.js';
 
 export interface HttpApiOptions {
   host: string;
@@ -38,6 +40,8 @@ export interface HttpApiOptions {
 export class HttpApi {
   private readonly server: Server;
   private readonly router = new Router();
+  /** The web UI's page and assets: always served by this agent, never forwarded. */
+  private readonly pages = new Router();
   private readonly feed: ChangeFeed;
   private readonly shutdown = new AbortController();
   private readonly log: Logger;
@@ -55,9 +59,11 @@ export class HttpApi {
       agent, store, feed: this.feed, log: this.log,
       limits: { defaultWaitMs: DEFAULTS.http.defaultWaitMs, maxWaitMs: DEFAULTS.http.maxWaitMs },
     };
-    const areas = agent.store ? [agentRoutes, catalogRoutes, healthRoutes, statusRoutes, kvRoutes, sessionRoutes, txnRoutes, operatorRoutes] : [agentRoutes];
+    const areas = agent.store ? [agentRoutes, catalogRoutes, healthRoutes, statusRoutes, kvRoutes, sessionRoutes, txnRoutes, operatorRoutes, uiApiRoutes] : [agentRoutes];
     areas.push(metricsRoutes);
     for (const area of areas) area.register(this.router, deps);
+    // the web UI is served by this agent itself (a client too); its API calls are forwarded like any other
+    if (agent.config.ui) registerUi(this.pages, new UiAssets(this.log));
     this.router.add('GET', '/', () => text(200, 'Consul Agent'));
     this.server = createServer((req, res) => { this.handle(req, res); });
     this.server.keepAliveTimeout = 65_000;
@@ -90,10 +96,10 @@ export class HttpApi {
   }
 
   /** Runs a route here or through the cluster's forwarding; errors become Consul's answers. */
-  private async dispatch(apiReq: ApiRequest, handler: Handler, forwarded: boolean): Promise<ApiResponse> {
+  private async dispatch(apiReq: ApiRequest, handler: Handler, forwarded: boolean, here = false): Promise<ApiResponse> {
     const local = async () => handler(apiReq);
     try {
-      return this.opts.forwarding ? await this.opts.forwarding.dispatch(apiReq, local, forwarded) : await local();
+      return this.opts.forwarding && !here ? await this.opts.forwarding.dispatch(apiReq, local, forwarded) : await local();
     } catch (err) {
       return errorResponse(err, this.log);
     }
@@ -150,7 +156,8 @@ export class HttpApi {
   private async respond(req: IncomingMessage, res: ServerResponse, seen: { route: string }): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = (req.method ?? 'GET').toUpperCase();
-    const match = this.router.match(method === 'HEAD' ? 'GET' : method, url.pathname);
+    const page = this.pages.match(method === 'HEAD' ? 'GET' : method, url.pathname);
+    const match = page.kind === 'found' ? page : this.router.match(method === 'HEAD' ? 'GET' : method, url.pathname);
     if (match.kind === 'found') seen.route = match.pattern;
     let out: ApiResponse;
     if (match.kind !== 'found' && this.opts.forwarding && !this.hasStore && !url.pathname.startsWith('/v1/agent/')) {
@@ -176,7 +183,7 @@ export class HttpApi {
           method, path: url.pathname, params: match.params, query: url.searchParams,
           headers: req.headers, body, signal: controller.signal,
         };
-        out = await this.dispatch(apiReq, match.handler, false);
+        out = await this.dispatch(apiReq, match.handler, false, page.kind === 'found');
       } catch (err) {
         out = errorResponse(err, this.log);
       } finally {

@@ -50,9 +50,11 @@ export interface InProcessApi {
 
 /** An Agent plus its HTTP API on 127.0.0.1 (any free port); both closed at teardown, the API first. */
 export async function startApi(
-  t: Teardown, opts: { args?: string[]; start?: boolean; maxBodyBytes?: number } = {},
+  t: Teardown, opts: { args?: string[]; start?: boolean; maxBodyBytes?: number; ui?: boolean } = {},
 ): Promise<InProcessApi> {
-  const agent = new Agent(devConfig(opts.args), { log: silentLogger() });
+  const config = devConfig(opts.args);
+  // -dev turns the web UI on; `ui: false` gives the API as an agent without -ui serves it
+  const agent = new Agent(opts.ui === false ? { ...config, ui: false } : config, { log: silentLogger() });
   if (opts.start !== false) await agent.start();
   const api = new HttpApi(agent, silentLogger(), {
     host: '127.0.0.1', port: 0, ...(opts.maxBodyBytes !== undefined ? { maxBodyBytes: opts.maxBodyBytes } : {}),

@@ -11,7 +11,7 @@ t.test('GET /v1/status/leader and /v1/status/peers', async (t) => {
 });
 
 t.test('unknown paths are 404; the root answers like Consul without UI', async (t) => {
-  const { call } = await startApi(t);
+  const { call } = await startApi(t, { ui: false });
   for (const path of ['/v1/nope', '/v1/catalog/service/a/b', '/v2/catalog/services', '/v1/agent/check/pass/']) {
     t.equal((await call('GET', path)).status, 404, path);
   }
