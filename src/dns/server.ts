@@ -87,7 +87,8 @@ export class DnsServer {
   }
 
   private bindTcp(port: number): Promise<Server> {
-    const server = createServer((conn) => this.onConnection(conn));
+    // half-open: a client may send its queries, shut its side, and still read the answers (RFC 7766 §6.2.1)
+    const server = createServer({ allowHalfOpen: true }, (conn) => this.onConnection(conn));
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, this.opts.host, () => {
@@ -112,12 +113,16 @@ export class DnsServer {
     this.connections.add(conn);
     const peer = `${conn.remoteAddress ?? '?'}:${conn.remotePort ?? 0}`;
     let pending: Buffer = Buffer.alloc(0);
+    let inFlight = 0;
+    let clientDone = false;
+    const endIfDone = () => { if (clientDone && inFlight === 0 && !conn.destroyed) conn.end(); };
     conn.setTimeout(this.opts.tcpIdleTimeoutMs, () => {
       this.log.debug({ peer }, 'dns tcp connection idle: closing');
       conn.destroy();
     });
     conn.on('error', (err) => this.log.debug({ err: errorMessage(err), peer }, 'dns tcp connection error'));
     conn.on('close', () => this.connections.delete(conn));
+    conn.on('end', () => { clientDone = true; endIfDone(); });
     conn.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       while (pending.length >= 2) {
@@ -125,13 +130,15 @@ export class DnsServer {
         if (pending.length < 2 + len) break;
         const msg = pending.subarray(2, 2 + len);
         pending = pending.subarray(2 + len);
-        this.answerFrame(conn, msg, peer);
+        inFlight++;
+        void this.answerFrame(conn, msg, peer).finally(() => { inFlight--; endIfDone(); });
       }
     });
   }
 
-  private answerFrame(conn: Socket, msg: Buffer, peer: string): void {
-    this.responder.respond(msg, 'tcp').then((out) => {
+  /** Never rejects. */
+  private answerFrame(conn: Socket, msg: Buffer, peer: string): Promise<void> {
+    return this.responder.respond(msg, 'tcp').then((out) => {
       if (!out || conn.destroyed) return;
       const len = Buffer.alloc(2);
       len.writeUInt16BE(out.length, 0);
