@@ -5,6 +5,7 @@ import type { NodeRow } from '../state/types.js';
 import type { RpcClient } from '../rpc/client.js';
 import type { RpcServer } from '../rpc/server.js';
 import { decodeValue, encodeValue } from '../state/codec.js';
+import { DEFAULTS } from '../config/defaults.js';
 import { RPC, callAnyServer, type ServerPicker } from './forward.js';
 
 /**
@@ -48,16 +49,19 @@ export class LocalHealthReader implements HealthReader {
 
 /** Reads from any server (on client agents); the servers answer from their own store. */
 export class RemoteHealthReader implements HealthReader {
+  /** A DNS client waits a few seconds at most: an answer after that is wasted. */
+  private readonly callOpts = { timeoutMs: DEFAULTS.dns.clientReadHoldMs, holdMs: DEFAULTS.dns.clientReadHoldMs, idempotent: true };
+
   constructor(private readonly picker: ServerPicker, private readonly rpc: RpcClient, private readonly log: Logger) {}
 
   async serviceHealth(service: string, tag: string | undefined): Promise<ServiceHealth[]> {
-    const out = await callAnyServer(this.picker, this.rpc, RPC.serviceHealth, encodeValue({ service, tag: tag ?? null }), { timeoutMs: 10_000, idempotent: true });
+    const out = await callAnyServer(this.picker, this.rpc, RPC.serviceHealth, encodeValue({ service, tag: tag ?? null }), this.callOpts);
     this.log.trace({ service }, 'read service health from a server');
     return decodeValue(out) as ServiceHealth[];
   }
 
   async node(name: string): Promise<NodeRow | undefined> {
-    const out = await callAnyServer(this.picker, this.rpc, RPC.node, Buffer.from(name), { timeoutMs: 10_000, idempotent: true });
+    const out = await callAnyServer(this.picker, this.rpc, RPC.node, Buffer.from(name), this.callOpts);
     return (decodeValue(out) as NodeRow | null) ?? undefined;
   }
 }

@@ -54,6 +54,7 @@ export const DEFAULTS = Object.freeze({
     udpMaxBytes: 512,              // RFC 1035 UDP answer size without EDNS
     maxNameservers: 3,             // NS records at the apex, as Consul
     tcpIdleTimeoutMs: 10_000,      // a TCP connection with no query for this long is closed
+    clientReadHoldMs: 2_000,       // a client agent's lookup tries the servers this long before SERVFAIL (resolvers give up at ~5 s)
     soa: Object.freeze({           // dns_config.soa, Consul's values (seconds)
       refresh: 3600,
       retry: 600,
