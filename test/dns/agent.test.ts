@@ -1,5 +1,8 @@
 import t from 'tap';
 import { Resolver } from 'node:dns/promises';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as dnsPacket from 'dns-packet';
 import { api, startAgent, type RunningAgent } from '../helpers/agent.js';
 import { dig, dnsPortOf, frame, requireDig, tcpExchange, udpExchange } from '../helpers/dns.js';
@@ -38,7 +41,11 @@ const sorted = <T>(xs: T[]) => [...xs].sort();
 t.test('the DNS interface of a dev agent', async (t) => {
   const digBin = requireDig(t);
   if (!digBin) return;
-  const agent = await startAgent(t, { args: ['-docker', ''] });
+  const dir = mkdtempSync(join(tmpdir(), 'muster-dns-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const configFile = join(dir, 'dns.json');
+  writeFileSync(configFile, JSON.stringify({ dns_config: { service_ttl: { 'bi*': '7s' }, node_ttl: '3s' } }));
+  const agent = await startAgent(t, { args: ['-docker', '', '-config-file', configFile] });
   const port = await dnsPortOf(agent);
   t.ok(port > 0, `dns on port ${port}`);
   const resolver = resolverFor(port);
@@ -88,6 +95,7 @@ t.test('the DNS interface of a dev agent', async (t) => {
     t.same(await resolver.resolve4(`${agent.node}.node.consul`), ['127.0.0.1']);
     const r = await dig(digBin, port, [`${agent.node}.node.dc1.consul`]);
     t.same(r.answer.map((a) => a[4]), ['127.0.0.1']);
+    t.same(r.answer.map((a) => a[1]), ['3'], 'dns_config.node_ttl');
   });
 
   await t.test('unknown names: NXDOMAIN with the SOA', async (t) => {
@@ -145,6 +153,7 @@ t.test('the DNS interface of a dev agent', async (t) => {
     const tcp = await dig(digBin, port, ['big.service.consul', 'SRV', '+tcp']);
     t.notOk(tcp.flags.includes('tc'));
     t.equal(tcp.answer.length, n, 'all 60 over TCP');
+    t.ok(tcp.answer.every((a) => a[1] === '7'), 'dns_config.service_ttl by prefix');
     t.equal(tcp.additional.filter((a) => a[3] === 'A').length, n, 'with 60 A records');
 
     const aUdp = await dig(digBin, port, ['big.service.consul', 'A', '+ignore', '+noedns']);

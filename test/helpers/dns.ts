@@ -19,8 +19,8 @@ export function digBinary(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /** dig's path, or undefined after failing (CI) or skipping (elsewhere) the test `t`. */
-export function requireDig(t: Test, opts: { ci?: boolean } = {}): string | undefined {
-  const bin = digBinary();
+export function requireDig(t: Test, opts: { ci?: boolean; bin?: string } = {}): string | undefined {
+  const bin = opts.bin ?? digBinary();
   try {
     accessSync(bin, constants.X_OK);
     return bin;
