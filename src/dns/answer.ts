@@ -149,15 +149,19 @@ function answerService(q: Question, entries: ServiceHealth[], ttl: number, reply
       }
     }
   } else if (q.type === 'A' || q.type === 'AAAA' || q.type === 'ANY') {
+    const ips: StringAnswer[] = [];
+    const names: StringAnswer[] = [];
     const seen = new Set<string>();
     for (const e of healthy) {
       for (const r of addressRecords(q.name, e.service.address || e.node.address, q.type, ttl)) {
         const key = `${r.type}:${r.data}`;
-        if (seen.has(key) || (r.type === 'CNAME' && reply.answers.length > 0)) continue;
+        if (seen.has(key)) continue;
         seen.add(key);
-        reply.answers.push(r);
+        (r.type === 'CNAME' ? names : ips).push(r);
       }
     }
+    // a name with a CNAME has no other data (RFC 1034 §3.6.2): addresses win, else one CNAME
+    reply.answers.push(...(ips.length > 0 ? ips : names.slice(0, 1)));
   }
   return reply.answers.length > 0 ? reply : negative(reply, RCODE.noError, ctx);
 }

@@ -14,5 +14,8 @@ export function createDnsServer(agent: Agent, log: Logger): DnsServer {
     { domain: config.domain, datacenter: config.datacenter, dns: config.dns },
     { reader: agent.healthReader, log: dnsLog },
   );
-  return new DnsServer(responder, dnsLog, { host: config.clientAddr, port: config.ports.dns, tcpIdleTimeoutMs: DEFAULTS.dns.tcpIdleTimeoutMs });
+  return new DnsServer(
+    { host: config.clientAddr, port: config.ports.dns, tcpIdleTimeoutMs: DEFAULTS.dns.tcpIdleTimeoutMs },
+    { responder, log: dnsLog },
+  );
 }

@@ -10,11 +10,17 @@ export interface MessageResponder {
 }
 
 export interface DnsServerOptions {
+  /** The `-client` address. */
   host: string;
   /** 0: any free port (the same one for UDP and TCP). */
   port: number;
   /** A TCP connection with no complete query for this long is closed. */
   tcpIdleTimeoutMs: number;
+}
+
+export interface DnsServerDeps {
+  responder: MessageResponder;
+  log: Logger;
 }
 
 /** How often a free port is looked for when UDP's ephemeral port is taken on TCP. */
@@ -31,10 +37,12 @@ export class DnsServer {
   private tcp: Server | undefined;
   private readonly connections = new Set<Socket>();
   private readonly log: Logger;
+  private readonly responder: MessageResponder;
   private closed = false;
 
-  constructor(private readonly responder: MessageResponder, log: Logger, private readonly opts: DnsServerOptions) {
-    this.log = log;
+  constructor(private readonly opts: DnsServerOptions, deps: DnsServerDeps) {
+    this.log = deps.log;
+    this.responder = deps.responder;
   }
 
   /** Binds UDP and TCP; resolves with the address both listen on. */

@@ -102,6 +102,10 @@ t.test('host-name addresses: CNAME for A, the host as SRV target', async (t) => 
   const srv = answerQuestion(q('web.service.consul', 'SRV'), service([e]), ctx);
   t.match(srv.answers, [{ type: 'SRV', data: { target: 'db.example.com' } }]);
   t.same(srv.additionals, []);
+  const mixed = answerQuestion(q('web.service.consul', 'A'), service([e, entry('ip', n2), entry('ext2', n1, { address: 'other.example.com' })]), ctx);
+  t.same(mixed.answers.map((a) => a.type), ['A'], 'addresses win over CNAMEs: a name with a CNAME has no other data');
+  const two = answerQuestion(q('web.service.consul', 'A'), service([e, entry('ext2', n1, { address: 'other.example.com' })]), ctx);
+  t.same(two.answers.map((a) => a.type), ['CNAME'], 'at most one CNAME');
 });
 
 t.test('unsupported types for an existing name: NODATA with the SOA', async (t) => {
