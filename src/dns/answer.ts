@@ -114,6 +114,7 @@ function answerApex(q: Question, servers: ServiceHealth[], reply: Reply, ctx: An
     if (seen.has(e.node.node) || ns.length >= ctx.maxNameservers) continue;
     seen.add(e.node.node);
     const target = nodeTarget(e.node.node, ctx);
+    if (!isDnsName(target)) continue;
     ns.push({ type: 'NS', name: ctx.domain, ttl: ctx.nodeTtlSeconds, class: 'IN', data: target });
     glue.push(...addressRecords(target, e.node.address, 'ANY', ctx.nodeTtlSeconds).filter((r) => r.type !== 'CNAME'));
   }
@@ -139,6 +140,7 @@ function answerService(q: Question, entries: ServiceHealth[], ttl: number, reply
       if (seen.has(key)) continue;
       seen.add(key);
       const target = srvTarget(e, ctx);
+      if (!isDnsName(target.name)) continue; // one unencodable node name must not spoil the whole answer
       reply.answers.push({
         type: 'SRV', name: q.name, ttl, class: 'IN',
         data: { priority: 1, weight: weightOf(e), port: e.service.port & 0xffff, target: target.name },
@@ -190,8 +192,19 @@ function addressRecords(name: string, address: string, type: string, ttl: number
   const want = (t: RecordType) => type === t || type === 'ANY';
   if (family === 4) return want('A') ? [{ type: 'A', name, ttl, class: 'IN', data: address }] : [];
   if (family === 6) return want('AAAA') ? [{ type: 'AAAA', name, ttl, class: 'IN', data: address }] : [];
-  if (address === '' || !(type === 'A' || type === 'AAAA' || type === 'ANY')) return [];
+  if (!isDnsName(address) || !(type === 'A' || type === 'AAAA' || type === 'ANY')) return [];
   return [{ type: 'CNAME', name, ttl, class: 'IN', data: address.replace(/\.+$/, '') }];
+}
+
+/**
+ * Whether a name can be written in a DNS message: labels of 1 to 63 bytes,
+ * 253 characters in all (RFC 1035 §2.3.4). Node names and service addresses
+ * come from registrations, which Consul's rules do not hold to that.
+ */
+export function isDnsName(name: string): boolean {
+  const n = name.replace(/\.$/, '');
+  if (n === '' || n.length > 253) return false;
+  return n.split('.').every((l) => l !== '' && Buffer.byteLength(l) <= 63);
 }
 
 /** Node metadata as TXT, RFC 1464 style (`key=value`; a `rfc1035-` key gives its value alone). */

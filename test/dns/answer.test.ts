@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, SrvAnswer } from 'dns-packet';
-import { RCODE, answerQuestion, isAnswerable, type AnswerContext, type Found, type Reply } from '../../src/dns/answer.js';
+import { RCODE, answerQuestion, isAnswerable, isDnsName, type AnswerContext, type Found, type Reply } from '../../src/dns/answer.js';
 import { encodeReply, headerOnlyReply, udpLimit } from '../../src/dns/message.js';
 import { serviceTtlSeconds } from '../../src/dns/ttl.js';
 import type { ServiceHealth } from '../../src/state/catalog.js';
@@ -106,6 +106,16 @@ t.test('host-name addresses: CNAME for A, the host as SRV target', async (t) => 
   t.same(mixed.answers.map((a) => a.type), ['A'], 'addresses win over CNAMEs: a name with a CNAME has no other data');
   const two = answerQuestion(q('web.service.consul', 'A'), service([e, entry('ext2', n1, { address: 'other.example.com' })]), ctx);
   t.same(two.answers.map((a) => a.type), ['CNAME'], 'at most one CNAME');
+});
+
+t.test('names DNS cannot carry are left out, not sent broken', async (t) => {
+  const long = node('x'.repeat(64), '10.0.0.7');
+  const r = answerQuestion(q('web.service.consul', 'SRV'), service([entry('a', n1), entry('long', long)]), ctx);
+  t.same(r.answers.map((a) => (a as SrvAnswer).data.target), ['n1.node.dc1.consul']);
+  t.same(answerQuestion(q('web.service.consul', 'A'), service([entry('bad', n1, { address: 'a..b' })]), ctx).answers, []);
+  t.ok(isDnsName('a.b.c.'));
+  t.notOk(isDnsName(`${'a'.repeat(63)}.${'b'.repeat(64)}`));
+  t.notOk(isDnsName('a'.repeat(60).split('').join('.') + '.'.repeat(0) + '.x'.repeat(100)));
 });
 
 t.test('unsupported types for an existing name: NODATA with the SOA', async (t) => {
