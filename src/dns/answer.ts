@@ -119,6 +119,7 @@ function answerApex(q: Question, servers: ServiceHealth[], reply: Reply, ctx: An
     glue.push(...addressRecords(target, e.node.address, 'ANY', ctx.nodeTtlSeconds).filter((r) => r.type !== 'CNAME'));
   }
   if (q.type === 'NS') {
+    if (ns.length === 0) return negative(reply, RCODE.noError, ctx); // no healthy server known
     reply.answers.push(...ns);
   } else {
     reply.answers.push(soaRecord(ctx));

@@ -150,6 +150,7 @@ t.test('apex: SOA with NS and glue, NS with glue, other types NODATA', async (t)
   const ns = answerQuestion(q('consul', 'NS'), { kind: 'apex', servers }, { ...ctx, maxNameservers: 1 });
   t.same(ns.answers.map((a) => a.type === 'NS' && a.data), ['n1.node.dc1.consul'], 'at most maxNameservers');
   t.same(ns.additionals.map((a) => a.name), ['n1.node.dc1.consul']);
+  t.match(answerQuestion(q('consul', 'NS'), { kind: 'apex', servers: [] }, ctx), { rcode: 0, answers: [], authorities: [{ type: 'SOA' }] }, 'no server: NODATA');
   const a = answerQuestion(q('consul', 'A'), { kind: 'apex', servers }, ctx);
   t.match(a, { rcode: 0, answers: [], authorities: [{ type: 'SOA' }] });
 });
