@@ -33,7 +33,8 @@ export default tseslint.config(
   },
   {
     files: ['src/state/**/*.ts', 'src/raft/**/*.ts', 'src/gossip/**/*.ts', 'src/docker/services.ts',
-      'src/docker/metadata.ts', 'src/docker/address.ts', 'src/docker/checks.ts', 'src/docker/template*.ts'],
+      'src/docker/metadata.ts', 'src/docker/address.ts', 'src/docker/checks.ts', 'src/docker/template*.ts',
+      'src/dns/query-name.ts', 'src/dns/answer.ts', 'src/dns/message.ts', 'src/dns/ttl.ts'],
     // the Raft runtime owns the timers and files that drive the pure core
     ignores: ['src/raft/node.ts', 'src/raft/wal/**', 'src/raft/snapshot-store.ts'],
     rules: deterministic,

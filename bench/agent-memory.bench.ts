@@ -56,11 +56,12 @@ async function members(httpPort: number): Promise<number> {
 async function main(): Promise<void> {
   const serverGossip = await freePort();
   const serverHttp = await freePort();
-  await agent(['-dev', '-node', 'srv', '-http-port', String(serverHttp), '-serf-lan-port', String(serverGossip), '-server-port', '0', '-docker', '', '-log-level', 'info']);
+  // -dns-port 0: each agent serves DNS (part of its footprint) on its own port
+  await agent(['-dev', '-node', 'srv', '-http-port', String(serverHttp), '-serf-lan-port', String(serverGossip), '-server-port', '0', '-dns-port', '0', '-docker', '', '-log-level', 'info']);
   const clients: Array<{ name: string; http: number; proc: ChildProcess }> = [];
   for (let i = 1; i <= 4; i++) {
     const http = await freePort();
-    const proc = await agent(['-node', `client${i}`, '-bind', '127.0.0.1', '-http-port', String(http), '-serf-lan-port', '0', '-server-port', '0',
+    const proc = await agent(['-node', `client${i}`, '-bind', '127.0.0.1', '-http-port', String(http), '-serf-lan-port', '0', '-server-port', '0', '-dns-port', '0',
       '-docker', '', '-join', `127.0.0.1:${serverGossip}`, '-log-level', 'info']);
     clients.push({ name: `client${i}`, http, proc });
   }

@@ -63,7 +63,7 @@ export class MusterCluster implements ClusterSystem {
     const args = [
       resolve(this.root, 'bin/muster'), 'agent', '-server', '-bootstrap-expect', '3', '-data-dir', m.dataDir, '-node', m.name,
       '-bind', '127.0.0.1', '-client', '127.0.0.1', '-http-port', String(m.httpPort), '-server-port', String(m.serverPort),
-      '-serf-lan-port', String(m.gossipPort), '-docker', '', '-log-level', this.logLevel,
+      '-serf-lan-port', String(m.gossipPort), '-dns-port', '-1', '-docker', '', '-log-level', this.logLevel,
     ];
     for (const j of join) args.push('-join', `127.0.0.1:${j.gossipPort}`);
     m.proc = new Proc(`muster ${m.name}`, process.execPath, args, { ...process.env, NODE_OPTIONS: '' });

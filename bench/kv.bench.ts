@@ -135,7 +135,7 @@ function send(agent: Agent, port: number, method: string, path: string, body: Bu
 }
 
 async function startMuster(procs: ChildProcess[]): Promise<number> {
-  const p = spawn(process.execPath, [resolve(ROOT, 'bin/muster'), 'agent', '-dev', '-http-port', '0', '-serf-lan-port', '0', '-docker', '', '-log-level', 'info', '-node', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, [resolve(ROOT, 'bin/muster'), 'agent', '-dev', '-http-port', '0', '-serf-lan-port', '0', '-dns-port', '-1', '-docker', '', '-log-level', 'info', '-node', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] });
   procs.push(p);
   return new Promise((res, rej) => {
     const timer = setTimeout(() => rej(new Error('muster did not start')), 20_000);

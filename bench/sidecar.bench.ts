@@ -107,7 +107,7 @@ interface BenchAgent { url: string; pid: number; spawnedAt: number; runningAt: n
 
 async function startAgent(): Promise<BenchAgent> {
   const spawnedAt = Date.now();
-  const p = spawn(process.execPath, [resolve(ROOT, 'bin/muster'), 'agent', '-dev', '-http-port', '0', '-serf-lan-port', '0', '-node', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn(process.execPath, [resolve(ROOT, 'bin/muster'), 'agent', '-dev', '-http-port', '0', '-serf-lan-port', '0', '-dns-port', '-1', '-node', 'bench'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let url = '';
   let runningAt = 0;
   await new Promise<void>((res, rej) => {

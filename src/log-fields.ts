@@ -15,4 +15,7 @@ export const LogField = {
   err: 'err',
   durationMs: 'durationMs',
   addr: 'addr',
+  qname: 'qname',       // a DNS question's name
+  qtype: 'qtype',       // and its type
+  transport: 'transport', // udp or tcp
 } as const;

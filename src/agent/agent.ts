@@ -21,6 +21,7 @@ import { CriticalReaper } from './reaper.js';
 import { Sessions } from './sessions.js';
 import { Membership } from './membership.js';
 import { AgentMetrics } from './metrics.js';
+import { LocalHealthReader, RemoteHealthReader, serveHealthReads, type HealthReader } from './health-reader.js';
 
 export const SERF_HEALTH = { checkId: 'serfHealth', name: 'Serf Health Status' } as const;
 
@@ -42,6 +43,8 @@ export class Agent {
   readonly local: LocalState;
   readonly writer: CommandWriter;
   readonly reader: CatalogReader;
+  /** Lookups by name (DNS): the local store on a server, a server's on a client. */
+  readonly healthReader: HealthReader;
   readonly self: SelfNode;
   readonly rpc: RpcClient;
   /** Servers: the RPC port (Raft transport, forwarding). */
@@ -82,12 +85,14 @@ export class Agent {
       // the Raft writer exists once the cluster is open (start()); writes before that wait for it
       this.writer = { write: (cmd) => this.serverWriter().write(cmd) };
       this.reader = new LocalCatalogReader(this.store);
+      this.healthReader = new LocalHealthReader(this.store);
       this.sessionsImpl = new Sessions(this.store, this.writer, deps.log.child({ component: 'sessions' }));
     } else {
       this.store = undefined;
       this.rpcServer = undefined;
       this.writer = new RemoteWriter(this.servers, this.rpc, this.clock);
       this.reader = new RemoteCatalogReader(this.servers, this.rpc, this.log);
+      this.healthReader = new RemoteHealthReader(this.servers, this.rpc, this.log);
       this.sessionsImpl = undefined;
     }
     this.self = {
@@ -212,6 +217,7 @@ export class Agent {
       };
       return encodeValue(value);
     });
+    serveHealthReads(server, new LocalHealthReader(store));
   }
 
   /** Wires forwarded HTTP requests to the API (the HTTP server exists after the agent). */

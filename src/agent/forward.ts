@@ -36,6 +36,8 @@ export const RPC = {
   http: 'muster.http',
   hasConfig: 'raft.has-config',
   removePeer: 'raft.remove-peer',
+  serviceHealth: 'muster.service-health',
+  node: 'muster.node',
 } as const;
 
 /** How many server-to-server hops a forwarded write may take before it is refused (a leader change in flight). */

@@ -7,6 +7,7 @@ import { Agent } from '../agent/agent.js';
 import { HttpApi } from '../http/server.js';
 import { HttpForwarding } from '../agent/http-forwarding.js';
 import { startEmbeddedSidecar } from '../docker/embedded.js';
+import { createDnsServer } from '../dns/index.js';
 import { errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
 
@@ -57,6 +58,13 @@ export async function runAgent(argv: string[]): Promise<number> {
     const addr = await http.listen();
     stops.push(() => http.close());
     log.info({ addr: `${addr.address}:${addr.port}` }, 'http api listening');
+
+    if (config.ports.dns >= 0) {
+      const dns = createDnsServer(agent, log);
+      const dnsAddr = await dns.listen();
+      stops.push(() => dns.close());
+      log.info({ addr: `${dnsAddr.address}:${dnsAddr.port}` }, 'dns listening');
+    }
 
     if (config.docker) {
       const sidecar = await startEmbeddedSidecar(agent, config, log, shutdown.signal);

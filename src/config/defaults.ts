@@ -49,6 +49,22 @@ export const DEFAULTS = Object.freeze({
     leaseMs: 350,
     readBarrierMs: 2_000,          // ?consistent: how long to wait for a quorum to confirm the leader
   }),
+  dns: Object.freeze({
+    serviceTtlMs: 0,               // Consul's dns_config.service_ttl: answers are not cached
+    nodeTtlMs: 0,                  // dns_config.node_ttl
+    onlyPassing: false,            // dns_config.only_passing: warning instances are answered, critical never
+    enableTruncate: true,          // TC on a trimmed UDP answer so resolvers retry over TCP (Consul's default is false)
+    udpMaxBytes: 512,              // RFC 1035 UDP answer size without EDNS
+    maxNameservers: 3,             // NS records at the apex, as Consul
+    tcpIdleTimeoutMs: 10_000,      // a TCP connection with no query for this long is closed
+    clientReadHoldMs: 2_000,       // a client agent's lookup tries the servers this long before SERVFAIL (resolvers give up at ~5 s)
+    soa: Object.freeze({           // dns_config.soa, Consul's values (seconds)
+      refresh: 3600,
+      retry: 600,
+      expire: 86_400,
+      minTtl: 0,                   // also the SOA's own TTL, so negative answers are not cached
+    }),
+  }),
   http: Object.freeze({
     defaultWaitMs: 5 * 60_000,     // blocking query default wait
     maxWaitMs: 10 * 60_000,        // and its ceiling

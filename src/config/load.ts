@@ -10,6 +10,7 @@ import { normaliseLevel } from '../log.js';
 import { parseDurationMs } from './duration.js';
 import { decodeKey } from '../gossip/keyring.js';
 import type { AgentConfig } from './types.js';
+import { dnsConfigFrom, type DnsConfigSource } from './dns-config.js';
 
 /**
  * Config-file keys (Consul's snake_case names) mapped to the flag they stand
@@ -41,11 +42,12 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
   const services: unknown[] = [];
   const checks: unknown[] = [];
   const nodeMeta: Record<string, string> = {};
+  const dnsSources: DnsConfigSource[] = [];
   const files = [
     ...((parsed.values.get('config-file') as string[] | undefined) ?? []),
     ...((parsed.values.get('config-dir') as string[] | undefined) ?? []).flatMap((dir) => listConfigDir(dir, problems)),
   ];
-  for (const file of files) readConfigFile(file, values, services, checks, nodeMeta, problems);
+  for (const file of files) readConfigFile(file, values, services, checks, nodeMeta, problems, dnsSources);
   for (const [k, v] of parsed.values) values.set(k, v);
   for (const kv of (parsed.values.get('node-meta') as string[] | undefined) ?? []) {
     const i = kv.indexOf(':');
@@ -103,6 +105,7 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
   if (retryIntervalMs <= 0) problems.push('-retry-interval must be greater than 0');
 
   const sidecar = sidecarConfigFrom(values, problems);
+  const dns = dnsConfigFrom(dnsSources, problems);
   if (problems.length > 0) throw configError(problems);
 
   const config: AgentConfig = {
@@ -134,6 +137,7 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     docker,
     dockerExplicit: dockerFlag !== undefined || env.DOCKER_HOST !== undefined,
     sidecar,
+    dns,
   };
   return { config: deepFreeze(config), help: parsed.help };
 }
@@ -156,7 +160,7 @@ function listConfigDir(dir: string, problems: string[]): string[] {
 
 function readConfigFile(
   file: string, values: Map<string, FlagValue>, services: unknown[], checks: unknown[],
-  nodeMeta: Record<string, string>, problems: string[],
+  nodeMeta: Record<string, string>, problems: string[], dnsSources: DnsConfigSource[],
 ): void {
   let doc: unknown;
   try {
@@ -189,6 +193,7 @@ function readConfigFile(
       case 'checks':
         if (Array.isArray(value)) checks.push(...value); else problems.push(`${file}: checks must be an array`);
         break;
+      case 'dns_config': dnsSources.push({ file, value }); break;
       case 'node_meta':
         if (typeof value !== 'object' || value === null) { problems.push(`${file}: node_meta must be an object`); break; }
         for (const [mk, mv] of Object.entries(value as Record<string, unknown>)) nodeMeta[mk] = String(mv);

@@ -39,6 +39,21 @@ export interface AgentConfig {
   /** True when `-docker` was given explicitly: an unreachable engine is then warned about on every retry. */
   dockerExplicit: boolean;
   sidecar: SidecarConfig;
+  /** The DNS interface (`dns_config` in config files). */
+  dns: DnsConfig;
+}
+
+/** Consul's `dns_config` keys that Muster honours. TTLs in ms (DNS carries whole seconds). */
+export interface DnsConfig {
+  /** Service name (or `prefix*`, or `*`) → TTL of its answers; an exact name wins over the longest prefix. */
+  serviceTtlMs: Record<string, number>;
+  nodeTtlMs: number;
+  /** Answer only instances whose checks all pass (warning ones are left out too). */
+  onlyPassing: boolean;
+  /** Set TC when a UDP answer had to be trimmed to fit. */
+  enableTruncate: boolean;
+  /** SOA timers in seconds; `minTtl` is also the TTL of the SOA record. */
+  soa: { refresh: number; retry: number; expire: number; minTtl: number };
 }
 
 export interface Ports {

@@ -15,7 +15,7 @@ const KEYS = 40;
 
 function serverArgs(dir: string, node: string): string[] {
   return ['agent', '-server', '-bootstrap', '-data-dir', dir, '-node', node, '-bind', '127.0.0.1',
-    '-http-port', '0', '-serf-lan-port', '0', '-server-port', '0', '-docker', '', '-log-level', 'info'];
+    '-http-port', '0', '-serf-lan-port', '0', '-server-port', '0', '-dns-port', '-1', '-docker', '', '-log-level', 'info'];
 }
 
 const value = (i: number) => `value-${String(i).padStart(4, '0')}-durable`;

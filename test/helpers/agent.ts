@@ -38,7 +38,7 @@ export interface RunningAgent extends MusterProcess {
 export interface AgentOptions {
   args?: string[];
   env?: NodeJS.ProcessEnv;
-  /** Defaults to `agent -dev -http-port 0` plus a unique -node. */
+  /** Defaults to `agent -dev` with any free HTTP, DNS, server and gossip ports, plus a unique -node. */
   command?: string[];
 }
 
@@ -100,7 +100,8 @@ export function spawnMuster(t: Teardown, argv: string[], env: NodeJS.ProcessEnv 
  */
 export async function startAgent(t: Teardown, opts: AgentOptions = {}): Promise<RunningAgent> {
   const node = `test-${process.pid}-${++counter}`;
-  const command = opts.command ?? ['agent', '-dev', '-http-port', '0', '-serf-lan-port', '0', '-server-port', '0', '-node', node, '-log-level', 'debug'];
+  // -dns-port 0: parallel tests must not all want Consul's 8600
+  const command = opts.command ?? ['agent', '-dev', '-http-port', '0', '-serf-lan-port', '0', '-server-port', '0', '-dns-port', '0', '-node', node, '-log-level', 'debug'];
   const p = spawnMuster(t, [...command, ...(opts.args ?? [])], opts.env);
   const listening = await p.waitForLog((l) => l.msg === 'http api listening');
   const addr = String(listening.addr);
