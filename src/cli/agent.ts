@@ -9,6 +9,7 @@ import { HttpForwarding } from '../agent/http-forwarding.js';
 import { startEmbeddedSidecar } from '../docker/embedded.js';
 import { errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /** `muster agent`: runs until SIGINT/SIGTERM, then stops each part in reverse start order. */
 export async function runAgent(argv: string[]): Promise<number> {
@@ -30,9 +31,12 @@ export async function runAgent(argv: string[]): Promise<number> {
     }
     if (config.pidFile) rmSync(config.pidFile, { force: true });
   };
+  // Consul's leave_on_terminate / skip_leave_on_interrupt: whether this signal makes a graceful leave first
+  let leaveFirst = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (shutdown.signal.aborted) return;
-    log.info({ signal }, 'shutting down');
+    leaveFirst = signal === 'SIGTERM' ? config.leaveOnTerminate : !config.skipLeaveOnInterrupt;
+    log.info({ signal, leave: leaveFirst }, 'shutting down');
     shutdown.abort();
   };
   process.on('SIGINT', onSignal);
@@ -51,6 +55,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     exitCodeOf = () => exitCode;
     await agent.start();
     stops.push(() => agent.stop());
+    // stops run in reverse: after the sidecar and the HTTP API, before the agent closes its ports
+    stops.push(async () => { if (leaveFirst) await agent.leaveGracefully(); });
 
     const http = new HttpApi(agent, log, { host: config.clientAddr, port: config.ports.http, forwarding: new HttpForwarding(agent, agent.rpc) });
     agent.serveHttpOverRpc((body, signal) => http.serveForwarded(body, signal));
@@ -64,7 +70,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     } else if (config.dockerExplicit) {
       log.info('sidecar off (-docker "")');
     } else {
-      log.warn({ socket: '/var/run/docker.sock' }, 'no Docker socket found; the sidecar is off (use -docker to name an endpoint)');
+      log.warn({ socket: DEFAULTS.dockerSockets.join(' ') }, 'no Docker socket found; the sidecar is off (use -docker to name an endpoint)');
     }
     log.info('agent running');
     await new Promise<void>((resolve) => shutdown.signal.addEventListener('abort', () => resolve(), { once: true }));
