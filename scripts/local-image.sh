@@ -9,7 +9,7 @@
 #    `npm ls --omit=dev` lists, copied from node_modules; no registry needed);
 # 3. `docker build --build-arg BASE=<local base> --build-arg DEPS=context`.
 #
-# The image is labelled with a digest of its context and not rebuilt while that
+# The image is labelled with a digest of its context (but dist/test) and not rebuilt while that
 # stays the same, so several test files share one build; concurrent callers wait
 # on a lock. MUSTER_LOCAL_IMAGE names another tag.
 set -euo pipefail
@@ -42,8 +42,9 @@ mkdir -p "$ctx/node_modules"
   mkdir -p "$ctx/$(dirname "$rel")"
   [[ -e "$ctx/$rel" ]] || cp -a "$(readlink -f "$root/$rel")" "$ctx/$rel"
 done
-# a package nested in another one was copied along with its parent
-digest="$(cd "$ctx" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)-${base}"
+# The digest leaves out the compiled tests (dist/test), which the image carries but never
+# runs: editing a test does not cost a rebuild.
+digest="$(cd "$ctx" && find . -type f -not -path './dist/test/*' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)-${base}"
 
 if [[ "$(docker image inspect --format '{{ index .Config.Labels "muster.local.context" }}' "$image" 2>/dev/null)" == "$digest" ]]; then
   echo "$image"

@@ -22,6 +22,9 @@ async function hostAgentPorts(): Promise<{ http: number; serf: number; args: str
 t.test('the image: docker run with the socket and host networking', async (t) => {
   const docker = await requireDocker(t);
   if (!docker) return;
+  // a pending fetch() alone does not keep the event loop alive (AbortSignal.timeout is unref'd)
+  const keepAlive = setInterval(() => {}, 1_000);
+  t.teardown(() => clearInterval(keepAlive));
   const socket = dockerSocketPath();
   const { image, ms } = await buildLocalMusterImage(socket);
   t.comment(`image ${image} ready in ${Math.round(ms / 1000)} s`);
