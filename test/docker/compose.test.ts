@@ -3,7 +3,8 @@
 import t, { type Test } from 'tap';
 import type Docker from 'dockerode';
 import { requireDocker, dockerSocketPath, waitForHttp, TEST_IMAGE } from '../helpers/docker.js';
-import { buildLocalMusterImage } from '../helpers/image.js';
+import { buildLocalMusterImage, localEtcdImage } from '../helpers/image.js';
+import { etcdKeys } from '../helpers/etcd.js';
 import { composeMissing, composeProject, type ComposeProject } from '../helpers/compose.js';
 import { freePort, getJson, kvGet, kvPut } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
@@ -158,6 +159,46 @@ t.test('sidecar: a host-networked agent registers the replicas of an app', async
   await project.run(['up', '-d', '--no-build', '--scale', 'app=0']);
   t.same(await waitFor(async () => ((await instances()).length === 0 ? [] : undefined), { ...WAIT, message: 'instances left after scale 0' }), [],
     'no instance registered once the app is gone');
+
+  await project.run(['down', '-v', '--remove-orphans', '-t', '5']);
+  t.same(await projectContainers(docker, project), [], 'down: no container of the project');
+});
+
+t.test('forward: sidecars into a Consul-API registry and into etcd', async (t) => {
+  const env = await setUp(t);
+  if (!env) return;
+  const { docker, image } = env;
+  const etcdImage = (await localEtcdImage(dockerSocketPath())).image;
+  const [consulHttp, etcdPort] = [await freePort(), await freePort()];
+  // Consul's stand-in: a Muster server agent, which speaks the same API and takes the same flags
+  const project = composeProject(t, 'forward', {
+    MUSTER_IMAGE: image, CONSUL_IMAGE: image, ETCD_IMAGE: etcdImage, APP_IMAGE: TEST_IMAGE,
+    CONSUL_HTTP_PORT: String(consulHttp), CONSUL_SERF_PORT: String(await freePort()),
+    CONSUL_SERVER_PORT: String(await freePort()), CONSUL_DNS_PORT: '-1',
+    ETCD_PORT: String(etcdPort), ETCD_PEER_PORT: String(await freePort()),
+  });
+  await project.run(['up', '-d', '--no-build']);
+  const consul = `http://127.0.0.1:${consulHttp}`;
+  const etcd = `http://127.0.0.1:${etcdPort}`;
+  const app = (await projectContainers(docker, project)).find((c) => c.Labels['com.docker.compose.service'] === 'app');
+  t.ok(app, 'the app container runs');
+  const appName = (app?.Names[0] ?? '').replace(/^\//, '');
+
+  const inConsul = await waitFor(async () => {
+    try {
+      const list = await getJson<Array<{ Service: { ID: string; Port: number } }>>(consul, '/v1/health/service/web?passing');
+      return list.find((e) => e.Service.ID.includes(`:${appName}:`));
+    } catch { return undefined; }
+  }, { ...WAIT, message: `${appName} never passing in the Consul-API registry` });
+  t.ok(inConsul.Service.Port > 0, `registered in the Consul-API registry as ${inConsul.Service.ID}, check passing`);
+
+  const inEtcd = await waitFor(async () => {
+    try {
+      return (await etcdKeys(etcd, '/services/web/')).find((k) => k.key.includes(`:${appName}:`));
+    } catch { return undefined; }
+  }, { ...WAIT, message: `${appName} never written to etcd` });
+  t.match(JSON.parse(inEtcd.value), { name: 'web', address: '127.0.0.1' }, `written to etcd at ${inEtcd.key}`);
+  t.not(inEtcd.lease, '0', 'on a lease');
 
   await project.run(['down', '-v', '--remove-orphans', '-t', '5']);
   t.same(await projectContainers(docker, project), [], 'down: no container of the project');

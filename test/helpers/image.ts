@@ -15,8 +15,17 @@ export interface BuiltImage {
 }
 
 /** Builds (or finds) the local Muster image; rejects with the script's stderr. */
-export async function buildLocalMusterImage(socketPath: string): Promise<BuiltImage> {
-  const script = findScript('scripts/local-image.sh');
+export function buildLocalMusterImage(socketPath: string): Promise<BuiltImage> {
+  return runImageScript('scripts/local-image.sh', socketPath);
+}
+
+/** An etcd image made from this machine's etcd (scripts/local-etcd-image.sh). */
+export function localEtcdImage(socketPath: string): Promise<BuiltImage> {
+  return runImageScript('scripts/local-etcd-image.sh', socketPath);
+}
+
+async function runImageScript(relative: string, socketPath: string): Promise<BuiltImage> {
+  const script = findScript(relative);
   const started = Date.now();
   const stdout = await new Promise<string>((resolve, reject) => {
     const env = { ...process.env, DOCKER_HOST: `unix://${socketPath}` };
