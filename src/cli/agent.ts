@@ -56,7 +56,9 @@ export async function runAgent(argv: string[]): Promise<number> {
     await agent.start();
     stops.push(() => agent.stop());
     // stops run in reverse: after the sidecar and the HTTP API, before the agent closes its ports
-    stops.push(async () => { if (leaveFirst) await agent.leaveGracefully(); });
+    // A server's leave is two steps of up to leaveTimeoutMs each (raft, then gossip): bounded as a
+    // whole, so `docker stop` (10 s before SIGKILL) still sees the process exit 0 by itself.
+    stops.push(async () => { if (leaveFirst) await withinMs(agent.leaveGracefully().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'graceful leave failed')), DEFAULTS.leaveTimeoutMs, () => log.warn('graceful leave not finished in time; stopping')); });
 
     const http = new HttpApi(agent, log, { host: config.clientAddr, port: config.ports.http, forwarding: new HttpForwarding(agent, agent.rpc) });
     agent.serveHttpOverRpc((body, signal) => http.serveForwarded(body, signal));
@@ -87,4 +89,15 @@ export async function runAgent(argv: string[]): Promise<number> {
   process.off('SIGTERM', onSignal);
   log.info('agent stopped');
   return exitCodeOf();
+}
+
+/** Waits for `p` (which must not reject), or `ms` at most (then calls `late` and resolves; `p` is left to finish on its own). */
+async function withinMs(p: Promise<void>, ms: number, late: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => { timer = setTimeout(() => { late(); resolve(); }, ms); });
+  try {
+    await Promise.race([p, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
