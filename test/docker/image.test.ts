@@ -2,7 +2,7 @@
 // base made from this machine's node) and run the way users run it:
 // `docker run --net=host -v /var/run/docker.sock:/var/run/docker.sock muster agent ...`.
 import t from 'tap';
-import { requireDocker, runContainer, uniqueContainerName, dockerSocketPath, waitForHttp } from '../helpers/docker.js';
+import { requireDocker, runContainer, uniqueContainerName, dockerSocketPath, waitForHttp, execIn } from '../helpers/docker.js';
 import { buildLocalMusterImage } from '../helpers/image.js';
 import { freePort, getJson } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/wait.js';
@@ -48,6 +48,18 @@ t.test('the image: docker run with the socket and host networking', async (t) =>
   });
   const url = `http://127.0.0.1:${server.http}`;
   await waitForHttp(`${url}/v1/status/leader`, { timeoutMs: 60_000 });
+
+  t.test('the image holds dist/, bin/, package.json and the production dependencies only', async (t) => {
+    const ls = await execIn(muster, ['sh', '-c', 'cd /opt/muster && ls && ls node_modules && ls dist && readlink /usr/local/bin/muster']);
+    t.equal(ls.exitCode, 0, ls.output);
+    const names = new Set(ls.output.split(/\s+/));
+    for (const want of ['bin', 'dist', 'node_modules', 'package.json', 'src', 'dockerode', 'pino', 'axios', '/opt/muster/bin/muster']) {
+      t.ok(names.has(want), `has ${want}`);
+    }
+    const devDeps = ['typescript', 'tap', 'eslint', 'consul', 'playwright-core', '@types/dockerode'];
+    const present = await execIn(muster, ['sh', '-c', `cd /opt/muster/node_modules && for d in ${devDeps.join(' ')}; do test -e $d && echo $d; done; true`]);
+    t.same(present.output.split(/\s+/).filter(Boolean), [], 'no dev dependency');
+  });
 
   t.test('a container started afterwards is in the catalog', async (t) => {
     const name = `image-web-${suffix}`;
