@@ -19,7 +19,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: normaliseLevel(config.logLevel) ?? 'info' });
-  log.info({ version: VERSION, node: config.nodeName, datacenter: config.datacenter, server: config.server, dev: config.dev }, 'starting agent');
+  log.info({ version: VERSION, node: config.nodeName, datacenter: config.datacenter, server: config.server, dev: config.dev, advertise: config.advertiseAddr, docker: config.docker ?? null }, 'starting agent');
   if (config.pidFile) writeFileSync(config.pidFile, `${process.pid}\n`);
 
   const shutdown = new AbortController();

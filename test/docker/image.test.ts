@@ -90,13 +90,19 @@ t.test('the image: docker run with the socket and host networking', async (t) =>
     const clientNode = `image-client-${suffix}`;
     const agent = await runContainer(t, docker, {
       image, name: uniqueContainerName('client'), networkMode: 'host', stopTimeout: 10,
-      cmd: ['agent', '-node', clientNode, '-bind', '127.0.0.1', '-client', '127.0.0.1', '-docker', '',
+      // where registrator's users mount the socket
+      binds: [`${socket}:/tmp/docker.sock`],
+      cmd: ['agent', '-node', clientNode, '-bind', '127.0.0.1', '-client', '127.0.0.1',
         '-join', `127.0.0.1:${server.serf}`, ...client.args],
     });
     const members = () => getJson<MemberJson[]>(url, '/v1/agent/members');
     await waitFor(async () => (await members()).some((m) => m.Name === clientNode && m.Status === STATUS_ALIVE),
       { timeoutMs: 60_000, intervalMs: 250, message: 'the client never joined' });
 
+    await waitFor(async () => /synced with docker/.test((await agent.logs({ stdout: true, stderr: true })).toString('utf8')),
+      { timeoutMs: 60_000, intervalMs: 500, message: 'the client\'s sidecar never synced with docker' });
+    t.match((await agent.logs({ stdout: true, stderr: true })).toString('utf8'), /"docker":"unix:\/\/\/tmp\/docker.sock"/,
+      'without -docker or DOCKER_HOST it found the socket at /tmp/docker.sock');
     await agent.stop({ t: 10 });
     const state = (await agent.inspect()).State;
     t.equal(state.ExitCode, 0, 'exit code 0 (SIGTERM handled; a SIGKILL after the timeout would give 137)');
