@@ -56,7 +56,7 @@ t.test('every example is a valid compose file', async (t) => {
   }
   for (const example of ['seed-cluster', 'sidecar', 'forward']) {
     // the defaults as users get them: no variables set
-    const project = composeProject(t, example, {});
+    const project = composeProject(t, example, {}, { down: false });
     const out = await project.run(['config']);
     t.match(out, /services:/, `${example}: docker-compose config accepts it`);
   }

@@ -22,9 +22,10 @@ export function composeMissing(): Promise<string | undefined> {
 /**
  * A compose project for `compose-examples/<example>/docker-compose.yml` with a
  * unique name (`mt<random>`), run with `env` on top of ours; `down -v
- * --remove-orphans` at teardown, even when the test failed.
+ * --remove-orphans` at teardown, even when the test failed (unless `down: false`:
+ * a project that only runs `config`).
  */
-export function composeProject(t: Test, example: string, env: Record<string, string>): ComposeProject {
+export function composeProject(t: Test, example: string, env: Record<string, string>, opts: { down?: boolean } = {}): ComposeProject {
   const file = findScript(`compose-examples/${example}/docker-compose.yml`);
   const name = `mt${randomBytes(4).toString('hex')}`;
   const run = (args: string[], timeoutMs = DEFAULT_TIMEOUT_MS) => new Promise<string>((resolve, reject) => {
@@ -35,6 +36,7 @@ export function composeProject(t: Test, example: string, env: Record<string, str
       else resolve(`${stdout}${stderr}`);
     });
   });
+  if (opts.down === false) return { name, run };
   t.teardown(async () => {
     await run(['down', '-v', '--remove-orphans', '-t', '5']).catch((err: unknown) => {
       t.comment(`teardown of ${name}: ${err instanceof Error ? err.message : String(err)}`);
