@@ -71,7 +71,7 @@ t.test('seed-cluster: three servers and a client', async (t) => {
     MUSTER_IMAGE: image,
     SERVER_1_HTTP_PORT: String(ports.s1), SERVER_2_HTTP_PORT: String(ports.s2),
     SERVER_3_HTTP_PORT: String(ports.s3), CLIENT_HTTP_PORT: String(ports.client),
-  });
+  }, { services: ['server-1', 'server-2', 'server-3', 'client-1'] });
   await project.run(['up', '-d', '--no-build']);
   const url = (port: number) => `http://127.0.0.1:${port}`;
   const client = url(ports.client);
@@ -131,7 +131,7 @@ t.test('sidecar: a host-networked agent registers the replicas of an app', async
   const project = composeProject(t, 'sidecar', {
     MUSTER_IMAGE: image, APP_IMAGE: TEST_IMAGE,
     MUSTER_HTTP_PORT: String(http), MUSTER_SERF_PORT: String(await freePort()), MUSTER_SERVER_PORT: String(await freePort()),
-  });
+  }, { services: ['muster', 'app'] });
   await project.run(['up', '-d', '--no-build']);
   const url = `http://127.0.0.1:${http}`;
   await waitForHttp(`${url}/v1/agent/self`, { timeoutMs: 120_000 });
@@ -176,7 +176,7 @@ t.test('forward: sidecars into a Consul-API registry and into etcd', async (t) =
     CONSUL_HTTP_PORT: String(consulHttp), CONSUL_SERF_PORT: String(await freePort()),
     CONSUL_SERVER_PORT: String(await freePort()), CONSUL_DNS_PORT: '-1',
     ETCD_PORT: String(etcdPort), ETCD_PEER_PORT: String(await freePort()),
-  });
+  }, { services: ['consul', 'etcd', 'to-consul', 'to-etcd', 'app'] });
   await project.run(['up', '-d', '--no-build']);
   const consul = `http://127.0.0.1:${consulHttp}`;
   const etcd = `http://127.0.0.1:${etcdPort}`;

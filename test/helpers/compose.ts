@@ -1,8 +1,11 @@
 // Debian's docker-compose (v1) against the compose examples, one project per test.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Test } from 'tap';
-import { findScript } from './docker.js';
+import { findScript, TEST_LABEL, TEST_RUN_LABEL } from './docker.js';
 
 export interface ComposeProject {
   name: string;
@@ -25,11 +28,24 @@ export function composeMissing(): Promise<string | undefined> {
  * --remove-orphans` at teardown, even when the test failed (unless `down: false`:
  * a project that only runs `config`).
  */
-export function composeProject(t: Test, example: string, env: Record<string, string>, opts: { down?: boolean } = {}): ComposeProject {
+export function composeProject(
+  t: Test, example: string, env: Record<string, string>, opts: { down?: boolean; services?: string[] } = {},
+): ComposeProject {
   const file = findScript(`compose-examples/${example}/docker-compose.yml`);
   const name = `mt${randomBytes(4).toString('hex')}`;
+  const files = ['-f', file];
+  if (opts.services) {
+    // an override file labels the containers as the other Docker tests' are, so that
+    // scripts/test.mjs removes them too if this process dies before its teardown
+    const dir = mkdtempSync(join(tmpdir(), 'muster-compose-'));
+    const labels = { [TEST_LABEL]: '1', [TEST_RUN_LABEL]: process.env['MUSTER_TEST_RUN'] ?? 'adhoc' };
+    const override = join(dir, 'test-labels.yml');
+    writeFileSync(override, JSON.stringify({ services: Object.fromEntries(opts.services.map((s) => [s, { labels }])) }));
+    files.push('-f', override);
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  }
   const run = (args: string[], timeoutMs = DEFAULT_TIMEOUT_MS) => new Promise<string>((resolve, reject) => {
-    execFile('docker-compose', ['--ansi', 'never', '-p', name, '-f', file, ...args], {
+    execFile('docker-compose', ['--ansi', 'never', '-p', name, ...files, ...args], {
       timeout: timeoutMs, env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024,
     }, (err, stdout, stderr) => {
       if (err) reject(new Error(`docker-compose ${args.join(' ')} failed: ${(stderr || stdout).trim().slice(-2000) || err.message}`));
