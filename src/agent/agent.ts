@@ -323,9 +323,19 @@ export class Agent {
 
   /** Graceful leave: gossip our departure, then ask the process to stop. */
   async leave(): Promise<void> {
+    await this.leaveGracefully();
+    this.requestShutdown('left the cluster', 0);
+  }
+
+  /**
+   * Leaves the Raft configuration (a server) and gossips our departure, so
+   * the other members see `left` rather than `failed`; the process goes on
+   * until stopped. Used by `leave()` and on SIGTERM/SIGINT (leave_on_terminate,
+   * skip_leave_on_interrupt).
+   */
+  async leaveGracefully(): Promise<void> {
     await this.leaveRaft().catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'leaving the raft configuration failed'));
     await this.membership.leave();
-    this.requestShutdown('left the cluster', 0);
   }
 
   services(): ServiceDefinition[] {

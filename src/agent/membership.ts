@@ -12,6 +12,7 @@ import type { Member } from '../gossip/members.js';
 import type { MemberEvent } from '../gossip/context.js';
 import type { GossipStatsSnapshot } from '../gossip/stats.js';
 import { VERSION } from '../version.js';
+import { resolveJoinAddresses } from './join-address.js';
 import type { CommandWriter } from './writer.js';
 import type { StateStore } from '../state/store.js';
 
@@ -109,11 +110,14 @@ export class Membership {
   /** Joins through each address; resolves with how many answered; a clear error when none did. */
   async join(addresses: readonly string[]): Promise<number> {
     const node = this.running();
-    const withPorts = addresses.map((a) => (/:\d+$/.test(a) || a.startsWith('[') ? a : `${a}:${DEFAULTS.ports.serfLan}`));
+    const { resolved, unresolved } = await resolveJoinAddresses(addresses, DEFAULTS.ports.serfLan);
+    for (const u of unresolved) this.log.warn({ address: u.address, err: u.error }, 'join address not resolved');
+    const why = (err: unknown) => [...unresolved.map((u) => `${u.address}: ${u.error}`), ...(err === undefined ? [] : [errorMessage(err)])].join('; ');
+    if (resolved.length === 0) throw new MusterError('ERR_BACKEND', `failed to join ${addresses.join(', ')}: ${why(undefined)}`);
     try {
-      return await node.join(withPorts);
+      return await node.join(resolved);
     } catch (err) {
-      throw new MusterError('ERR_BACKEND', `failed to join ${addresses.join(', ')}: ${errorMessage(err)}`, { cause: err });
+      throw new MusterError('ERR_BACKEND', `failed to join ${addresses.join(', ')}: ${why(err)}`, { cause: err });
     }
   }
 

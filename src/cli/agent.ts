@@ -10,6 +10,7 @@ import { startEmbeddedSidecar } from '../docker/embedded.js';
 import { createDnsServer } from '../dns/index.js';
 import { errorMessage } from '../errors.js';
 import { VERSION } from '../version.js';
+import { DEFAULTS } from '../config/defaults.js';
 
 /** `muster agent`: runs until SIGINT/SIGTERM, then stops each part in reverse start order. */
 export async function runAgent(argv: string[]): Promise<number> {
@@ -19,7 +20,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     return 0;
   }
   const log = createLogger({ level: normaliseLevel(config.logLevel) ?? 'info' });
-  log.info({ version: VERSION, node: config.nodeName, datacenter: config.datacenter, server: config.server, dev: config.dev }, 'starting agent');
+  log.info({ version: VERSION, node: config.nodeName, datacenter: config.datacenter, server: config.server, dev: config.dev, advertise: config.advertiseAddr, docker: config.docker ?? null }, 'starting agent');
   if (config.pidFile) writeFileSync(config.pidFile, `${process.pid}\n`);
 
   const shutdown = new AbortController();
@@ -31,9 +32,12 @@ export async function runAgent(argv: string[]): Promise<number> {
     }
     if (config.pidFile) rmSync(config.pidFile, { force: true });
   };
+  // Consul's leave_on_terminate / skip_leave_on_interrupt: whether this signal makes a graceful leave first
+  let leaveFirst = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (shutdown.signal.aborted) return;
-    log.info({ signal }, 'shutting down');
+    leaveFirst = signal === 'SIGTERM' ? config.leaveOnTerminate : !config.skipLeaveOnInterrupt;
+    log.info({ signal, leave: leaveFirst }, 'shutting down');
     shutdown.abort();
   };
   process.on('SIGINT', onSignal);
@@ -52,6 +56,10 @@ export async function runAgent(argv: string[]): Promise<number> {
     exitCodeOf = () => exitCode;
     await agent.start();
     stops.push(() => agent.stop());
+    // stops run in reverse: after the sidecar and the HTTP API, before the agent closes its ports
+    // A server's leave is two steps of up to leaveTimeoutMs each (raft, then gossip): bounded as a
+    // whole, so `docker stop` (10 s before SIGKILL) still sees the process exit 0 by itself.
+    stops.push(async () => { if (leaveFirst) await withinMs(agent.leaveGracefully().catch((err: unknown) => log.warn({ err: errorMessage(err) }, 'graceful leave failed')), DEFAULTS.leaveTimeoutMs, () => log.warn('graceful leave not finished in time; stopping')); });
 
     const http = new HttpApi(agent, log, { host: config.clientAddr, port: config.ports.http, forwarding: new HttpForwarding(agent, agent.rpc) });
     agent.serveHttpOverRpc((body, signal) => http.serveForwarded(body, signal));
@@ -72,7 +80,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     } else if (config.dockerExplicit) {
       log.info('sidecar off (-docker "")');
     } else {
-      log.warn({ socket: '/var/run/docker.sock' }, 'no Docker socket found; the sidecar is off (use -docker to name an endpoint)');
+      log.warn({ socket: DEFAULTS.dockerSockets.join(' ') }, 'no Docker socket found; the sidecar is off (use -docker to name an endpoint)');
     }
     log.info('agent running');
     await new Promise<void>((resolve) => shutdown.signal.addEventListener('abort', () => resolve(), { once: true }));
@@ -89,4 +97,15 @@ export async function runAgent(argv: string[]): Promise<number> {
   process.off('SIGTERM', onSignal);
   log.info('agent stopped');
   return exitCodeOf();
+}
+
+/** Waits for `p` (which must not reject), or `ms` at most (then calls `late` and resolves; `p` is left to finish on its own). */
+async function withinMs(p: Promise<void>, ms: number, late: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<void>((resolve) => { timer = setTimeout(() => { late(); resolve(); }, ms); });
+  try {
+    await Promise.race([p, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -47,7 +47,7 @@ export async function runSidecar(argv: string[]): Promise<number> {
   const log = createLogger({ level: normaliseLevel(level) ?? 'info' });
   const backend = backendFor(uri, config, log);
   const endpoint = (parsed.values.get('docker') as string | undefined) || process.env.DOCKER_HOST
-    || (existsSync(DEFAULTS.dockerSocket) || !existsSync('/tmp/docker.sock') ? `unix://${DEFAULTS.dockerSocket}` : 'unix:///tmp/docker.sock');
+    || `unix://${DEFAULTS.dockerSockets.find((p) => existsSync(p)) ?? DEFAULTS.dockerSockets[0]}`;
 
   log.info({ version: VERSION, backend: backend.name, docker: endpoint }, 'starting sidecar');
   const shutdown = new AbortController();

@@ -33,6 +33,8 @@ export const AGENT_FLAGS: readonly FlagSpec[] = [
   { name: 'retry-interval', kind: 'duration', help: 'time between -retry-join attempts', default: '30s' },
   { name: 'retry-max', kind: 'int', help: '-retry-join attempts before the agent gives up and exits (0: forever)', default: '0' },
   { name: 'rejoin', kind: 'bool', help: 'rejoin the members known before a graceful leave (needs -data-dir)' },
+  { name: 'leave-on-terminate', kind: 'bool', help: 'leave the cluster gracefully on SIGTERM', default: 'on for clients, off for servers' },
+  { name: 'skip-leave-on-interrupt', kind: 'bool', help: 'stop without leaving the cluster on SIGINT', default: 'on for servers, off for clients' },
   { name: 'encrypt', kind: 'string', help: 'gossip encryption key: base64 of 16, 24 or 32 bytes (muster keygen)' },
   // the embedded sidecar writes to this agent: registrator's backend ping flags do not apply, and
   // its -retry-interval (ms) would shadow Consul's -retry-interval (a duration) above

@@ -16,7 +16,9 @@ export const DEFAULTS = Object.freeze({
     serfLan: 8301,                 // gossip LAN, UDP and TCP
     serfWan: 8302,                 // gossip WAN
   }),
-  dockerSocket: '/var/run/docker.sock',
+  // the embedded sidecar's endpoint without -docker or DOCKER_HOST: the first of these that exists
+  // (registrator's users mount the socket at /tmp/docker.sock)
+  dockerSockets: Object.freeze(['/var/run/docker.sock', '/tmp/docker.sock']),
   retryIntervalMs: 30_000,         // -retry-interval, as Consul
   leaveTimeoutMs: 5_000,           // how long a graceful leave may take to gossip before the agent stops
   memberReconcileIntervalMs: 60_000, // servers compare gossip members with the catalog this often

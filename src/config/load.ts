@@ -9,6 +9,7 @@ import { sidecarConfigFrom, configError } from './sidecar-config.js';
 import { normaliseLevel } from '../log.js';
 import { parseDurationMs } from './duration.js';
 import { decodeKey } from '../gossip/keyring.js';
+import { privateIPv4Addresses, type Interfaces } from './private-ip.js';
 import type { AgentConfig } from './types.js';
 import { dnsConfigFrom, type DnsConfigSource } from './dns-config.js';
 
@@ -24,6 +25,7 @@ const FILE_KEYS: Record<string, string> = {
   enable_script_checks: 'enable-script-checks', docker: 'docker',
   start_join: 'join', retry_join: 'retry-join', retry_interval: 'retry-interval', retry_max: 'retry-max',
   rejoin_after_leave: 'rejoin', encrypt: 'encrypt',
+  leave_on_terminate: 'leave-on-terminate', skip_leave_on_interrupt: 'skip-leave-on-interrupt',
 };
 const PORT_KEYS: Record<string, string> = {
   http: 'http-port', dns: 'dns-port', server: 'server-port', serf_lan: 'serf-lan-port', serf_wan: 'serf-wan-port',
@@ -34,7 +36,16 @@ export interface LoadedAgentConfig {
   help: boolean;
 }
 
-export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): LoadedAgentConfig {
+/** What loading reads from the machine besides argv, files and env; tests pin it. */
+export interface MachineProbe {
+  /** The network interfaces (os.networkInterfaces()), for the advertise address. */
+  interfaces?: () => Interfaces;
+  /** Whether a path exists (the default Docker sockets). */
+  exists?: (path: string) => boolean;
+}
+
+export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, machine: MachineProbe = {}): LoadedAgentConfig {
+  const exists = machine.exists ?? existsSync;
   const parsed = parseFlags(argv, AGENT_FLAGS);
   const problems: string[] = [];
   if (parsed.args.length > 0) problems.push(`unexpected argument: ${parsed.args[0]}`);
@@ -84,13 +95,17 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
   for (const [k, p] of Object.entries(ports)) {
     if (p < -1 || p > 65535) problems.push(`port ${k} must be between -1 and 65535, not ${p}`);
   }
-  const advertiseAddr = str('advertise') || (bindAddr === '0.0.0.0' ? loopback : bindAddr);
+  // -help prints the flags whatever the machine looks like
+  const advertiseAddr = str('advertise') || (parsed.help ? bindAddr : advertiseFor(bindAddr, machine.interfaces, problems));
 
   let docker: string | undefined;
   const dockerFlag = str('docker');
   if (dockerFlag !== undefined) docker = dockerFlag === '' || dockerFlag === 'none' ? undefined : dockerFlag;
   else if (env.DOCKER_HOST) docker = env.DOCKER_HOST;
-  else if (existsSync(DEFAULTS.dockerSocket)) docker = `unix://${DEFAULTS.dockerSocket}`;
+  else {
+    const socket = DEFAULTS.dockerSockets.find((p) => exists(p));
+    if (socket !== undefined) docker = `unix://${socket}`;
+  }
   if (docker !== undefined && !/^(unix|tcp|http|https):\/\//.test(docker)) {
     problems.push(`-docker must be unix:///path or tcp://host:port, not "${docker}"`);
   }
@@ -133,6 +148,9 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     retryIntervalMs,
     retryMax,
     rejoin: bool('rejoin'),
+    // Consul: a client leaves on SIGTERM and on SIGINT; a server does neither unless asked
+    leaveOnTerminate: (values.get('leave-on-terminate') as boolean | undefined) ?? !server,
+    skipLeaveOnInterrupt: (values.get('skip-leave-on-interrupt') as boolean | undefined) ?? server,
     encrypt,
     docker,
     dockerExplicit: dockerFlag !== undefined || env.DOCKER_HOST !== undefined,
@@ -140,6 +158,23 @@ export function loadAgentConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     dns,
   };
   return { config: deepFreeze(config), help: parsed.help };
+}
+
+/**
+ * The address other agents are told to use. Binding a specific address
+ * advertises it; binding 0.0.0.0 advertises the machine's one private IPv4
+ * address, as Consul does (a container on a bridge network has exactly one),
+ * and refuses to guess between several or fall back to a loopback address
+ * that no other machine could reach.
+ */
+function advertiseFor(bindAddr: string, interfaces: (() => Interfaces) | undefined, problems: string[]): string {
+  if (bindAddr !== '0.0.0.0') return bindAddr;
+  const found = privateIPv4Addresses(interfaces?.());
+  if (found.length === 1) return found[0] as string;
+  problems.push(found.length === 0
+    ? 'no private IPv4 address found to advertise while binding 0.0.0.0: give -bind or -advertise'
+    : `multiple private IPv4 addresses found (${found.join(', ')}): choose one with -bind or -advertise`);
+  return bindAddr;
 }
 
 /** A stable UUID-shaped id from the node name (Consul's -disable-host-node-id style, deterministic across restarts). */

@@ -17,5 +17,5 @@ export const SIDECAR_FLAGS: readonly FlagSpec[] = [
   { name: 'useIpFromLabel', kind: 'string', help: 'use the IP in this container label as the service IP' },
   { name: 'require-label', kind: 'string', help: 'only register containers that carry this label' },
   { name: 'hostname', kind: 'string', help: 'host name in service IDs (default: this machine\'s hostname)' },
-  { name: 'docker', kind: 'string', help: 'Docker endpoint (unix:///path or tcp://host:port; "" disables)', default: `unix://${DEFAULTS.dockerSocket} when it exists` },
+  { name: 'docker', kind: 'string', help: 'Docker endpoint (unix:///path or tcp://host:port; "" disables)', default: `$DOCKER_HOST, else unix://${DEFAULTS.dockerSockets.join(' or ')}, the first that exists` },
 ];

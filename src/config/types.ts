@@ -32,6 +32,10 @@ export interface AgentConfig {
   /** -retry-join attempts before giving up (0: forever). */
   retryMax: number;
   rejoin: boolean;
+  /** SIGTERM makes a graceful leave (members see `left`) before stopping; Consul's leave_on_terminate (default: clients yes, servers no). */
+  leaveOnTerminate: boolean;
+  /** SIGINT stops without a graceful leave; Consul's skip_leave_on_interrupt (default: servers yes, clients no). */
+  skipLeaveOnInterrupt: boolean;
   /** Base64 gossip key; undefined: gossip in plaintext. */
   encrypt: string | undefined;
   /** The embedded sidecar; undefined when no Docker endpoint is used. */

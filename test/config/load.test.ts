@@ -19,9 +19,17 @@ function writeJson(dir: string, name: string, value: unknown): string {
   return file;
 }
 
+// os.networkInterfaces() shapes
+const iface = (address: string, internal = false) => ({
+  address, netmask: '255.255.0.0', family: 'IPv4' as const, mac: '02:42:ac:11:00:02', internal, cidr: `${address}/16`,
+});
+const v6 = { address: 'fe80::1', netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6' as const, mac: '02:42:ac:11:00:02', internal: false, cidr: 'fe80::1/64', scopeid: 2 };
+
 // No DOCKER_HOST from the machine running the tests; '-docker ""' keeps the socket probe out.
 const NO_ENV = {};
-const load = (argv: string[], env: NodeJS.ProcessEnv = NO_ENV) => loadAgentConfig([...argv, '-docker', ''], env).config;
+// A machine with one private address (what binding 0.0.0.0 advertises), whatever this one has.
+const ONE_PRIVATE_IP = { interfaces: () => ({ eth0: [iface('10.0.0.7')] }) };
+const load = (argv: string[], env: NodeJS.ProcessEnv = NO_ENV) => loadAgentConfig([...argv, '-docker', ''], env, ONE_PRIVATE_IP).config;
 
 /** The config error `argv` gives (fails the test when it loads). */
 function loadError(t: Test, argv: string[]): MusterError {
@@ -60,8 +68,47 @@ t.test('-node, ports, -datacenter (lower-cased) and -dc', async (t) => {
 
 t.test('a server without -data-dir is rejected; with one it loads', async (t) => {
   loadError(t, ['-server']);
-  const c = load(['-server', '-data-dir', '/tmp/muster-data']);
-  t.match(c, { server: true, dev: false, dataDir: '/tmp/muster-data', bindAddr: '0.0.0.0', advertiseAddr: '127.0.0.1' });
+  const c = load(['-server', '-data-dir', '/tmp/muster-data', '-bind', '127.0.0.1']);
+  t.match(c, { server: true, dev: false, dataDir: '/tmp/muster-data', bindAddr: '127.0.0.1', advertiseAddr: '127.0.0.1' });
+});
+
+t.test('binding 0.0.0.0 advertises the one private IPv4 address, as Consul', async (t) => {
+  const cases: Array<{ name: string; interfaces: Record<string, ReturnType<typeof iface>[] | Array<typeof v6>>; want?: string; mentions?: string }> = [
+    { name: 'a container on a bridge network', interfaces: { lo: [iface('127.0.0.1', true)], eth0: [iface('172.18.0.5')] }, want: '172.18.0.5' },
+    { name: 'public and link-local addresses do not count', interfaces: { eth0: [iface('192.0.2.2')], eth1: [v6], eth2: [iface('10.1.2.3')] }, want: '10.1.2.3' },
+    { name: 'one address on two interfaces counts once', interfaces: { a: [iface('192.168.1.4')], b: [iface('192.168.1.4')] }, want: '192.168.1.4' },
+    { name: 'none', interfaces: { lo: [iface('127.0.0.1', true)], eth0: [iface('192.0.2.2')] }, mentions: 'no private IPv4 address' },
+    { name: 'several', interfaces: { eth0: [iface('10.0.0.2')], docker0: [iface('172.17.0.1')] }, mentions: 'multiple private IPv4 addresses found (10.0.0.2, 172.17.0.1)' },
+  ];
+  for (const c of cases) {
+    t.test(c.name, async (t) => {
+      const run = () => loadAgentConfig(['-server', '-data-dir', '/tmp/d', '-docker', ''], NO_ENV, { interfaces: () => c.interfaces }).config;
+      if (c.want !== undefined) {
+        t.match(run(), { bindAddr: '0.0.0.0', advertiseAddr: c.want });
+      } else {
+        t.throws(run, { code: 'ERR_CONFIG' });
+        try { run(); } catch (err) { t.match((err as Error).message, c.mentions ?? ''); }
+      }
+    });
+  }
+  t.test('-advertise wins and nothing is probed', async (t) => {
+    const c = loadAgentConfig(['-server', '-data-dir', '/tmp/d', '-docker', '', '-advertise', '192.0.2.9'], NO_ENV, { interfaces: () => ({}) }).config;
+    t.match(c, { bindAddr: '0.0.0.0', advertiseAddr: '192.0.2.9' });
+  });
+});
+
+t.test('leave_on_terminate and skip_leave_on_interrupt default by role, as Consul', async (t) => {
+  const machine = ONE_PRIVATE_IP;
+  const client = loadAgentConfig(['-docker', ''], NO_ENV, machine).config;
+  t.match(client, { server: false, leaveOnTerminate: true, skipLeaveOnInterrupt: false });
+  const server = loadAgentConfig(['-server', '-data-dir', '/tmp/d', '-docker', ''], NO_ENV, machine).config;
+  t.match(server, { server: true, leaveOnTerminate: false, skipLeaveOnInterrupt: true });
+  const flipped = loadAgentConfig(['-server', '-data-dir', '/tmp/d', '-docker', '', '-leave-on-terminate', '-skip-leave-on-interrupt=false'], NO_ENV, machine).config;
+  t.match(flipped, { leaveOnTerminate: true, skipLeaveOnInterrupt: false });
+  const dir = tempDir(t);
+  const file = writeJson(dir, 'c.json', { leave_on_terminate: false, skip_leave_on_interrupt: true });
+  t.match(loadAgentConfig(['-docker', '', '-config-file', file], NO_ENV, machine).config, { leaveOnTerminate: false, skipLeaveOnInterrupt: true });
+  t.match(loadAgentConfig(['-dev', '-docker', ''], NO_ENV).config, { leaveOnTerminate: false, skipLeaveOnInterrupt: true }, '-dev is a server');
 });
 
 t.test('flag problems in the agent\'s own rules', async (t) => {
@@ -103,10 +150,15 @@ t.test('-docker, DOCKER_HOST and the default socket', async (t) => {
   const fromEnv = loadAgentConfig(['-dev'], { DOCKER_HOST: 'tcp://127.0.0.1:2375' }).config;
   t.match(fromEnv, { docker: 'tcp://127.0.0.1:2375', dockerExplicit: true });
   t.match(loadAgentConfig(['-dev', '-docker', ''], { DOCKER_HOST: 'tcp://x:1' }).config, { docker: undefined, dockerExplicit: true }, 'the flag beats the environment');
+  const only = (path: string) => ({ exists: (p: string) => p === path });
+  t.equal(loadAgentConfig(['-dev'], NO_ENV, only('/var/run/docker.sock')).config.docker, 'unix:///var/run/docker.sock');
+  t.equal(loadAgentConfig(['-dev'], NO_ENV, only('/tmp/docker.sock')).config.docker, 'unix:///tmp/docker.sock', "registrator's mount point");
+  t.equal(loadAgentConfig(['-dev'], NO_ENV, { exists: () => true }).config.docker, 'unix:///var/run/docker.sock', 'the standard path first');
+  t.equal(loadAgentConfig(['-dev'], NO_ENV, { exists: () => false }).config.docker, undefined);
 });
 
 t.test('-help', async (t) => {
-  t.equal(loadAgentConfig(['-help'], NO_ENV).help, true);
+  t.equal(loadAgentConfig(['-help'], NO_ENV, { interfaces: () => ({}) }).help, true, 'even where the config could not load');
   t.equal(loadAgentConfig(['-dev'], NO_ENV).help, false);
 });
 

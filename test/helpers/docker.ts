@@ -117,7 +117,7 @@ async function imageExists(docker: Docker, image: string): Promise<boolean> {
 }
 
 /** Finds a repository file from here, whether running from test/helpers or dist/test/helpers. */
-function findScript(relative: string): string {
+export function findScript(relative: string): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, relative);
@@ -159,6 +159,8 @@ export interface RunContainerOptions {
   /** Ports exposed but not published, e.g. `'8080/tcp'`. */
   expose?: string[];
   networkMode?: string;
+  /** Bind mounts, Docker CLI form `host:container[:ro]`. */
+  binds?: string[];
   healthcheck?: HealthcheckSpec;
   autoRemove?: boolean;
   hostname?: string;
@@ -199,6 +201,7 @@ export async function runContainer(t: Test, docker: Docker, opts: RunContainerOp
   };
   const hostConfig: Docker.HostConfig = { PortBindings: bindings, AutoRemove: opts.autoRemove ?? false };
   if (opts.networkMode !== undefined) hostConfig.NetworkMode = opts.networkMode;
+  if (opts.binds !== undefined) hostConfig.Binds = opts.binds;
 
   const create: Docker.ContainerCreateOptions = {
     name: opts.name ?? uniqueContainerName(),
