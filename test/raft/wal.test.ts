@@ -1,4 +1,5 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdirSync, openSync, writeSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -44,7 +45,7 @@ t.test('a new WAL is empty and has one segment', async (t) => {
 t.test('reopen after save recovers exactly', async (t) => {
   const dir = tempDir(t);
   const syncs: string[] = [];
-  const opts: WalOptions = { sync: async (fh) => { syncs.push('sync'); await fh.sync(); } };
+  const opts: WalOptions = { preallocateBytes: 0, sync: async (fh) => { syncs.push('sync'); await fh.sync(); } };
   await withWal(dir, opts, async (wal) => {
     syncs.length = 0;
     await wal.save(hs(1, 0), ents(1, 3), true);
@@ -168,24 +169,84 @@ t.test('segment rollover never splits a record, and fsyncs the directory', async
 });
 
 /** Ten entries in one segment; returns the segment's path. */
-async function tenEntries(dir: string): Promise<string> {
-  await withWal(dir, {}, (wal) => wal.save(hs(1, 9), ents(1, 10), true));
+async function tenEntries(dir: string, opts: WalOptions = {}): Promise<string> {
+  await withWal(dir, opts, (wal) => wal.save(hs(1, 9), ents(1, 10), true));
   return join(dir, segments(dir)[0] as string);
 }
 
+/** Where a segment's records end (its length, unless zero-filled ahead). */
+const recordsEnd = (path: string) => scanRecords(readFileSync(path)).end;
+
+/** Writes `bytes` into a file at `offset`, extending it if need be. */
+function writeAt(path: string, offset: number, bytes: Buffer): void {
+  const fd = openSync(path, 'r+');
+  try {
+    writeSync(fd, bytes, 0, bytes.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+t.test('a segment is zero-filled ahead of its writes, and the zeros read back as its end', async (t) => {
+  const dir = tempDir(t);
+  const path = await tenEntries(dir, { preallocateBytes: 4096 });
+  const end = recordsEnd(path);
+  t.ok(end > 0 && end < 4096, 'the records fit the first step');
+  t.equal(statSync(path).size, 4096, 'the file was filled to one step');
+  const again = await withWal(dir, { preallocateBytes: 4096 }, (wal) => wal.save(hs(2, 11), ents(11, 12, 2), true));
+  t.same(again.warnings, [], 'no torn tail is reported');
+  t.same(again.recovered.entries, ents(1, 10));
+  t.equal(statSync(path).size, 4096, 'the next write went into the zeros');
+  const big = ents(13, 13, 2, 6000);
+  await withWal(dir, { preallocateBytes: 4096 }, (wal) => wal.save(undefined, big, true));
+  t.equal(statSync(path).size, 8192, 'a write past the end grows the file by whole steps, each as long as the file so far');
+  const last = await withWal(dir, {});
+  t.same(last.warnings, []);
+  t.same(last.recovered.entries, [...ents(1, 10), ...ents(11, 12, 2), ...big]);
+});
+
+t.test('a full segment is trimmed to its records before the next one starts', async (t) => {
+  const dir = tempDir(t);
+  await withWal(dir, { segmentBytes: 3000, preallocateBytes: 1024 }, async (wal) => {
+    for (let i = 1; i <= 40; i++) await wal.save(hs(1, i), ents(i, i, 1, 100), true);
+  });
+  const files = segments(dir);
+  t.ok(files.length >= 2, `${files.length} segments`);
+  for (const f of files.slice(0, -1)) {
+    const path = join(dir, f);
+    t.equal(statSync(path).size, recordsEnd(path), `${f} ends with its last record`);
+  }
+  const { recovered, warnings } = await withWal(dir, {});
+  t.same(warnings, []);
+  t.same(recovered.entries, ents(1, 40, 1, 100));
+});
+
+t.test('zeros after a segment that is not the last are corruption', async (t) => {
+  const dir = tempDir(t);
+  await withWal(dir, { segmentBytes: 100, preallocateBytes: 0 }, async (wal) => {
+    for (let i = 1; i <= 20; i++) await wal.save(undefined, ents(i, i), true);
+  });
+  const path = join(dir, segments(dir)[0] as string);
+  appendFileSync(path, Buffer.alloc(64));
+  await t.rejects(Wal.open(dir), { name: 'WalCorruptError', message: /not the last/ });
+});
+
 t.test('a torn tail is truncated with a warning, and the WAL stays usable', async (t) => {
-  const tears: [string, (path: string) => void][] = [
-    ['cut short by a few bytes', (p) => truncateSync(p, statSync(p).size - 3)],
-    ['zeros appended', (p) => appendFileSync(p, Buffer.alloc(4096))],
-    ['garbage appended', (p) => appendFileSync(p, Buffer.from('\xde\xad\xbe\xef\x01\x02\x03\x04garbage', 'latin1'))],
+  const garbage = Buffer.from('\xde\xad\xbe\xef\x01\x02\x03\x04garbage', 'latin1');
+  const tears: [string, WalOptions, (path: string) => void][] = [
+    ['cut short by a few bytes', { preallocateBytes: 0 }, (p) => truncateSync(p, recordsEnd(p) - 3)],
+    ['cut short inside preallocated space', {}, (p) => writeAt(p, recordsEnd(p) - 3, Buffer.alloc(3))],
+    ['garbage appended', { preallocateBytes: 0 }, (p) => appendFileSync(p, garbage)],
+    ['garbage in preallocated space', {}, (p) => writeAt(p, recordsEnd(p), garbage)],
+    ['garbage deep in preallocated space', {}, (p) => writeAt(p, recordsEnd(p) + 1000, garbage)],
   ];
-  for (const [name, tear] of tears) {
+  for (const [name, opts, tear] of tears) {
     t.test(name, async (t) => {
       const dir = tempDir(t);
-      const path = await tenEntries(dir);
-      const goodSize = statSync(path).size;
+      const path = await tenEntries(dir, opts);
+      const goodSize = recordsEnd(path);
       tear(path);
-      const first = await withWal(dir, {}, (wal) => wal.save(hs(2, 11), ents(11, 12, 2), true));
+      const first = await withWal(dir, opts, (wal) => wal.save(hs(2, 11), ents(11, 12, 2), true));
       t.equal(first.warnings.length, 1);
       t.match(first.warnings[0], path, 'the warning names the file');
       t.match(first.warnings[0], /torn tail .* at offset \d+/);
@@ -194,7 +255,7 @@ t.test('a torn tail is truncated with a warning, and the WAL stays usable', asyn
       t.equal(first.recovered.entries.length, 10);
       t.same(first.recovered.hardState, lost ? { term: 0, vote: '', commit: 0 } : hs(1, 9));
       if (!lost) t.match(first.warnings[0], `offset ${goodSize}`);
-      const again = await withWal(dir, {});
+      const again = await withWal(dir, opts);
       t.same(again.warnings, [], 'reopens cleanly');
       t.same(again.recovered.entries, [...ents(1, 10), ...ents(11, 12, 2)]);
       t.same(again.recovered.hardState, hs(2, 11));
@@ -270,4 +331,41 @@ t.test('a closed WAL refuses calls', async (t) => {
   await wal.close();
   await t.rejects(wal.save(undefined, ents(1, 1), true), /is closed/);
   await t.rejects(wal.releaseTo(1), /is closed/);
+});
+
+t.test('out of space for preallocation, appends go on in the room left, and a full disk fails the write', async (t) => {
+  const mnt = mkdtempSync(join(tmpdir(), 'muster-wal-full-'));
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    rmSync(mnt, { recursive: true, force: true });
+    const why = `cannot mount a tmpfs: ${r.error?.message ?? r.stderr.trim()}`;
+    if (process.env.CI === 'true') t.fail(why);
+    else t.comment(`skipped: ${why}`);
+    return;
+  }
+  t.teardown(() => {
+    spawnSync('umount', ['-l', mnt]);
+    rmSync(mnt, { recursive: true, force: true });
+  });
+  const dir = join(mnt, 'wal');
+  const warnings: string[] = [];
+  // a 1 MiB step cannot fit in 256 KiB: the WAL appends without it
+  const { wal } = await Wal.open(dir, { warn: (m) => warnings.push(m) });
+  let acked = 0;
+  let failure: unknown;
+  for (let i = 1; i <= 100 && failure === undefined; i++) {
+    try {
+      await wal.save(hs(1, i - 1), ents(i, i, 1, 8 * 1024), true);
+      acked = i;
+    } catch (err) {
+      failure = err;
+    }
+  }
+  await wal.close().catch(() => undefined);
+  t.match(warnings.join('\n'), /no space to preallocate/, 'the skipped preallocation is logged');
+  t.ok(acked >= 20, `appends went on in the room left (${acked} acknowledged)`);
+  t.match(String(failure), /ENOSPC/, 'a write that does not fit fails with ENOSPC');
+  spawnSync('mount', ['-o', 'remount,size=4m', mnt]);
+  const again = await withWal(dir, {});
+  t.same(again.recovered.entries, ents(1, acked, 1, 8 * 1024), 'every acknowledged entry is there');
 });

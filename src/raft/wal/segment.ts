@@ -75,24 +75,33 @@ export async function syncDir(dir: string, sync: Sync): Promise<void> {
   }
 }
 
-/** The good records of one segment and the length of the good prefix (where appends go). */
+/**
+ * The good records of one segment, the length of the good prefix (where
+ * appends go) and the file's length: longer than the prefix when the segment
+ * was zero-filled ahead of its writes (preallocated).
+ */
 export interface ReadSegment {
   records: RawRecord[];
   size: number;
+  length: number;
 }
 
 /**
- * Reads a segment. A bad record in the last segment with no valid record
- * anywhere after it is a torn tail: the file is truncated to the good prefix
- * (fsynced) and `warn` names the file and offset. Anything else bad — a bad
- * record with a valid one after it, or any bad record in an earlier segment —
- * rejects with WalCorruptError.
+ * Reads a segment. Zeros from the end of the good records to the end of the
+ * last segment are space allocated ahead of writes, not damage. Any other bad
+ * record in the last segment with no valid record anywhere after it is a torn
+ * tail: the file is truncated to the good prefix (fsynced) and `warn` names
+ * the file and offset. Anything else bad (a bad record with a valid one after
+ * it, or any bad record in an earlier segment, zeros included: a segment is
+ * trimmed to its records before the next one starts) rejects with
+ * WalCorruptError.
  */
 export async function readSegment(path: string, isLast: boolean, opts: { warn: (msg: string) => void; sync: Sync }): Promise<ReadSegment> {
   const buf = await readFile(path);
   const { records, end, bad } = scanRecords(buf);
-  if (bad === undefined) return { records, size: end };
+  if (bad === undefined) return { records, size: end, length: buf.length };
   if (!isLast) throw new WalCorruptError(path, bad.offset, `${bad.reason} in a segment that is not the last`);
+  if (isZero(buf, end)) return { records, size: end, length: buf.length };
   const next = findValidRecordAfter(buf, bad.offset);
   if (next >= 0) throw new WalCorruptError(path, bad.offset, `${bad.reason}, with a valid record after it at offset ${next}`);
   const fh = await open(path, 'r+');
@@ -103,5 +112,17 @@ export async function readSegment(path: string, isLast: boolean, opts: { warn: (
     await fh.close();
   }
   opts.warn(`wal: torn tail in ${path} at offset ${end} (${bad.reason}): truncated ${buf.length - end} bytes`);
-  return { records, size: end };
+  return { records, size: end, length: end };
+}
+
+/** A block of zeros, shared by readers and by preallocation (never written to). */
+export const ZEROS = Buffer.alloc(1024 * 1024);
+
+/** True when every byte of `buf` from `from` on is zero. */
+export function isZero(buf: Buffer, from: number): boolean {
+  for (let pos = from; pos < buf.length; pos += ZEROS.length) {
+    const n = Math.min(ZEROS.length, buf.length - pos);
+    if (buf.compare(ZEROS, 0, n, pos, pos + n) !== 0) return false;
+  }
+  return true;
 }
