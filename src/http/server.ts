@@ -209,25 +209,46 @@ function errorResponse(err: unknown, log: Logger): ApiResponse {
   return text(500, errorMessage(err));
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > limit) {
     req.resume();
-    throw new MusterError('ERR_BODY_TOO_LARGE', `Request body(${declared} bytes) too large, max size: ${limit} bytes.`);
+    return Promise.reject(new MusterError('ERR_BODY_TOO_LARGE', `Request body(${declared} bytes) too large, max size: ${limit} bytes.`));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const b = chunk as Buffer;
-    size += b.length;
-    if (size > limit) {
-      req.resume();
-      throw new MusterError('ERR_BODY_TOO_LARGE', `Request body too large, max size: ${limit} bytes.`);
-    }
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks);
+  // no body (most GETs): nothing to wait for; the server discards the empty stream itself
+  if (declared === 0 && req.headers['transfer-encoding'] === undefined) return Promise.resolve(EMPTY);
+  // events rather than an async iterator: a small body arrives with its headers, and this answers in the same turn
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err?: Error) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err) reject(err);
+      else resolve(chunks.length === 1 ? chunks[0] as Buffer : Buffer.concat(chunks, size));
+    };
+    const onData = (b: Buffer) => {
+      size += b.length;
+      if (size > limit) {
+        done(new MusterError('ERR_BODY_TOO_LARGE', `Request body too large, max size: ${limit} bytes.`));
+        req.resume();
+        return;
+      }
+      chunks.push(b);
+    };
+    const onEnd = () => done();
+    const onError = (err: Error) => done(err);
+    const onClose = () => done(new MusterError('ERR_ABORTED', 'the client closed the request before sending all of its body'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
+
+const EMPTY = Buffer.alloc(0);
 
 async function drain(req: IncomingMessage): Promise<void> {
   req.resume();

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { connect } from 'node:net';
 import { startApi } from '../helpers/in-process.js';
 
 t.test('GET /v1/status/leader and /v1/status/peers', async (t) => {
@@ -79,4 +80,36 @@ t.test('agent writes accept GET, PUT and POST; reads do not accept writes', asyn
   t.equal(r.status, 405);
   t.match(r.headers.get('allow'), /PUT/);
   t.equal((await call('PUT', '/v1/agent/services')).status, 405);
+});
+
+t.test('bodies: chunked, split across packets, and a client that hangs up halfway', async (t) => {
+  const { call, port } = await startApi(t);
+  /** Sends raw bytes in parts, optionally hanging up after them; resolves with what came back. */
+  const raw = (parts: string[], hangUp: boolean) => new Promise<string>((resolve, reject) => {
+    const sock = connect(port, '127.0.0.1');
+    let got = '';
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => { got += d; if (/\r\n\r\n/.test(got) && /true|false/.test(got)) sock.end(); });
+    sock.on('error', reject);
+    sock.on('close', () => resolve(got));
+    sock.on('connect', () => {
+      void (async () => {
+        for (const p of parts) {
+          sock.write(p);
+          await new Promise((r) => setImmediate(r));
+        }
+        if (hangUp) sock.destroy();
+      })();
+    });
+  });
+  const chunked = await raw(['PUT /v1/kv/body/chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', '3\r\nabc\r\n', '2\r\nde\r\n0\r\n\r\n'], false);
+  t.match(chunked, /^HTTP\/1\.1 200/, 'a chunked body is read whole');
+  t.equal((await call('GET', '/v1/kv/body/chunked?raw')).text, 'abcde');
+  const split = await raw(['PUT /v1/kv/body/split HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nfoo', 'bar'], false);
+  t.match(split, /^HTTP\/1\.1 200/, 'a body that arrives after its headers is waited for');
+  t.equal((await call('GET', '/v1/kv/body/split?raw')).text, 'foobar');
+  const cut = await raw(['PUT /v1/kv/body/cut HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part'], true);
+  t.equal(cut, '', 'nothing is answered to a client that left');
+  t.equal((await call('GET', '/v1/kv/body/cut')).status, 404, 'and nothing was written');
+  t.equal((await call('PUT', '/v1/kv/body/after', 'ok')).status, 200, 'the server goes on serving');
 });
