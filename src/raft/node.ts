@@ -16,6 +16,8 @@ export interface StateMachine {
   restore(data: Uint8Array): void;
 }
 
+const noop = (): void => undefined;
+
 export interface RaftTransport {
   /** Best effort: a lost message is retried by the protocol. */
   send(msg: Message): void;
@@ -321,26 +323,33 @@ export class RaftNode {
   }
 
   private async handle(rd: Ready): Promise<void> {
-    // 0. a leader's appends need not wait for its own disk: it counts itself only once persisted
-    let late = rd.messages;
-    if (this.opts.core.asyncLeaderPersist) {
-      late = [];
-      for (const m of rd.messages) {
-        if (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap') this.opts.transport.send(m);
-        else late.push(m);
-      }
+    // 0. A leader's appends need not wait for its own disk (it counts itself only once
+    // persisted): they go first, as a follower's write decides when an entry commits more often
+    // than ours. Appends that carry no entries only tell followers the new commit index: they
+    // wait until the proposers of the entries applied below have had their answers (step 3).
+    const late: Message[] = [];
+    const notices: Message[] = [];
+    for (const m of rd.messages) {
+      if (m.type === 'app' && m.entries.length === 0 && rd.committedEntries.length > 0) notices.push(m);
+      else if (this.opts.core.asyncLeaderPersist && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')) this.opts.transport.send(m);
+      else late.push(m);
     }
-    // 1. persist: nothing that depends on this state leaves before it is on disk
+    // 1. persist: nothing that depends on this state leaves before it is on disk. A change of the
+    // commit index alone is not worth a disk write: after a restart the leader tells us again,
+    // and the state machine is rebuilt from the snapshot and the log anyway. An idle WAL issues
+    // the write before save() returns.
+    const persist = this.wal !== undefined && (rd.mustSync || rd.entries.length > 0);
+    let saving = persist && !rd.snapshot ? this.wal?.save(rd.hardState, rd.entries, rd.mustSync) : undefined;
+    saving?.catch(noop); // awaited below; a throw before that must not leave it unhandled
+    // a snapshot goes to disk before the entries after it
     if (rd.snapshot) {
       if (this.snaps && this.wal) {
         await this.snaps.save(rd.snapshot.meta, rd.snapshot.data);
         await this.wal.saveSnapshotMarker(rd.snapshot.meta.index, rd.snapshot.meta.term);
       }
       this.storage.applySnapshot(rd.snapshot);
+      if (persist) saving = this.wal?.save(rd.hardState, rd.entries, rd.mustSync);
     }
-    // a change of the commit index alone is not worth a disk write: after a restart the leader
-    // tells us again, and the state machine is rebuilt from the snapshot and the log anyway
-    const saving = this.wal && (rd.mustSync || rd.entries.length > 0) ? this.wal.save(rd.hardState, rd.entries, rd.mustSync) : undefined;
     // Committed entries that were on this node's disk before this Ready need not wait for its
     // write: they are applied while it is in flight (applying sends nothing). Under load this takes
     // one fsync off every acknowledgement: the entries of batch n are answered during batch n+1's.
@@ -368,6 +377,11 @@ export class RaftNode {
       }
     }
     for (let i = early; i < rd.committedEntries.length; i++) this.applyEntry(rd.committedEntries[i] as Entry);
+    if (notices.length > 0) {
+      // Sent in the next turn: the answers to the proposers resolve in this turn's microtasks, and
+      // a socket write here would go first (the RPC layer uncorks on nextTick, before them).
+      setImmediate(() => { if (!this.stopped) for (const m of notices) this.opts.transport.send(m); });
+    }
     const applied = rd.committedEntries[rd.committedEntries.length - 1]?.index ?? rd.snapshot?.meta.index ?? 0;
     this.core.advance(rd);
     if (applied > 0) this.releaseReads(this.core.log.applied);

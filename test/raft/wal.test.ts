@@ -333,6 +333,19 @@ t.test('a closed WAL refuses calls', async (t) => {
   await t.rejects(wal.releaseTo(1), /is closed/);
 });
 
+t.test('calls made without awaiting keep their order around close', async (t) => {
+  const dir = tempDir(t);
+  const { wal } = await Wal.open(dir);
+  const first = wal.save(hs(1, 0), ents(1, 2), true); // starts at once: the WAL is idle
+  const closing = wal.close();
+  const late = wal.save(undefined, ents(3, 3), true);
+  await first;
+  await closing;
+  await t.rejects(late, /is closed/, 'a save after close is refused even before close finished');
+  const { recovered } = await withWal(dir, {});
+  t.same(recovered.entries, ents(1, 2), 'the save before close is there');
+});
+
 t.test('out of space for preallocation, appends go on in the room left, and a full disk fails the write', async (t) => {
   const mnt = mkdtempSync(join(tmpdir(), 'muster-wal-full-'));
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt], { encoding: 'utf8' });

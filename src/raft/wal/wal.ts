@@ -75,6 +75,8 @@ export class Wal {
   private failed: unknown;
   private closed = false;
   private dirty = false;
+  /** Operations queued or in flight. */
+  private running = 0;
   /** Preallocation failed on this segment for lack of space: append without it until the next segment. */
   private noRoom = false;
 
@@ -219,7 +221,7 @@ export class Wal {
 
   /** Waits for queued operations, fsyncs what is unsynced and closes the current segment. */
   close(): Promise<void> {
-    const run = this.tail.then(async () => {
+    return this.serialize(async () => {
       if (this.closed) return;
       this.closed = true;
       try {
@@ -228,17 +230,31 @@ export class Wal {
         await this.fh.close();
       }
     });
-    this.tail = run.then(noop, noop);
-    return run;
   }
 
   private enqueue(op: () => Promise<void>): Promise<void> {
-    const run = this.tail.then(() => {
+    return this.serialize(() => {
       if (this.closed) throw new Error(`wal: ${this.dir} is closed`);
       if (this.failed !== undefined) throw new Error(`wal: ${this.dir} is unusable after an earlier I/O error`, { cause: this.failed });
       return op();
     });
-    this.tail = run.then(noop, noop);
+  }
+
+  /** Runs `start` after everything before it, or at once (synchronously up to its first await) when nothing is. */
+  private serialize(start: () => Promise<void>): Promise<void> {
+    let run: Promise<void>;
+    if (this.running === 0) {
+      // idle: start now, so a write is on its way to the disk before the caller goes on (Raft sends its messages next)
+      try {
+        run = start();
+      } catch (err) {
+        run = Promise.reject(err);
+      }
+    } else {
+      run = this.tail.then(start);
+    }
+    this.running++;
+    this.tail = run.then(noop, noop).then(() => { this.running--; });
     return run;
   }
 
@@ -259,7 +275,7 @@ export class Wal {
   /** Writes `buf` at the end of the current segment, first starting a new one if it is full (unless nextIndex is undefined). */
   private async append(buf: Buffer, nextIndex: number | undefined, sync: boolean): Promise<void> {
     if (nextIndex !== undefined && this.size >= this.segmentBytes) await this.cut(nextIndex);
-    await this.reserve(buf.length);
+    if (this.preallocate > 0 && !this.noRoom && this.size + buf.length > this.allocated) await this.reserve(buf.length);
     let done = 0;
     while (done < buf.length) {
       const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, this.size + done);
@@ -282,7 +298,6 @@ export class Wal {
    * fit, and a write that does not fails as it would have anyway.
    */
   private async reserve(bytes: number): Promise<void> {
-    if (this.preallocate === 0 || this.noRoom || this.size + bytes <= this.allocated) return;
     const step = Math.min(Math.max(this.preallocate, this.allocated), MAX_PREALLOCATE_STEP);
     const target = Math.min(this.allocated + step * Math.ceil((this.size + bytes - this.allocated) / step), this.segmentBytes);
     if (target < this.size + bytes) return;
