@@ -27,13 +27,32 @@ function reviver(_key: string, value: unknown): unknown {
   return value;
 }
 
+/** True when JSON.stringify needs the replacer: somewhere below `v` is a Buffer or a bigint. */
+function needsReplacer(v: unknown, depth = 0): boolean {
+  if (typeof v === 'bigint') return true;
+  if (v === null || typeof v !== 'object') return false;
+  if (Buffer.isBuffer(v) || depth > 32) return true; // deep values: let the replacer look
+  if (Array.isArray(v)) {
+    for (const x of v) if (needsReplacer(x, depth + 1)) return true;
+    return false;
+  }
+  for (const k in v) if (needsReplacer((v as Record<string, unknown>)[k], depth + 1)) return true;
+  return false;
+}
+
+/** The marker keys as JSON.stringify writes them; text without either needs no reviver. */
+const MARKERS = [JSON.stringify(BUF), JSON.stringify(BIG)].map((s) => s.slice(1, -1));
+
+// JSON.stringify and JSON.parse run several times faster without a replacer or reviver
+// function, and most commands (KV values travel as base64 strings) need neither.
 export function encodeValue(v: unknown): Buffer {
-  return Buffer.from(JSON.stringify(v ?? null, replacer), 'utf8');
+  return Buffer.from(needsReplacer(v) ? JSON.stringify(v ?? null, replacer) : JSON.stringify(v ?? null), 'utf8');
 }
 
 export function decodeValue(data: Uint8Array): unknown {
   try {
-    return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'), reviver) as unknown;
+    const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+    return (MARKERS.some((m) => text.includes(m)) ? JSON.parse(text, reviver) : JSON.parse(text)) as unknown;
   } catch (err) {
     throw new MusterError('ERR_INTERNAL', `undecodable replicated value: ${(err as Error).message}`);
   }
