@@ -82,6 +82,7 @@ export class ServerCluster {
       },
       tickMs: DEFAULTS.raft.tickMs,
       dataDir,
+      commitNoticeMs: DEFAULTS.raft.commitNoticeMs,
       snapshotThreshold: DEFAULTS.raft.snapshotThreshold,
       trailingLogs: DEFAULTS.raft.trailingLogs,
       fsm: {

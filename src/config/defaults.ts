@@ -50,6 +50,9 @@ export const DEFAULTS = Object.freeze({
     // else it confirms with a quorum round first; half the 700 ms minimum election timeout
     leaseMs: 350,
     readBarrierMs: 2_000,          // ?consistent: how long to wait for a quorum to confirm the leader
+    // a leader holds a commit notice this long for the next append to carry it (Consul's raft
+    // CommitTimeout is 50 ms): followers apply up to this much later when writes stop
+    commitNoticeMs: 10,
   }),
   dns: Object.freeze({
     serviceTtlMs: 0,               // Consul's dns_config.service_ttl: answers are not cached
