@@ -26,19 +26,26 @@ function callTimeout(req: ApiRequest): number {
 export class HttpForwarding implements Forwarding {
   constructor(private readonly agent: Agent, private readonly rpc: RpcClient) {}
 
-  async dispatch(incoming: ApiRequest, runLocal: () => Promise<ApiResponse>, forwarded: boolean): Promise<ApiResponse> {
+  async dispatch(incoming: ApiRequest, runLocal: () => Promise<ApiResponse>, forwarded: boolean, anyServer = false): Promise<ApiResponse> {
     if (incoming.path.startsWith('/v1/agent/') || incoming.path === '/') return runLocal();
     // the first agent names the request; every hop keeps the name, so a resend is recognised
     const named = incoming.headers['x-muster-rid'];
     const rid = typeof named === 'string' && named !== '' && forwarded ? named : randomUUID();
-    const req: ApiRequest = { ...incoming, headers: { ...incoming.headers, 'x-muster-rid': rid } };
+    const req = incoming;
+    /** The request as it is handed on: with its name (and a hop count). */
+    const onward = (hops?: number): ApiRequest => ({
+      ...incoming,
+      headers: { ...incoming.headers, 'x-muster-rid': rid, ...(hops === undefined ? {} : { 'x-muster-hops': String(hops) }) },
+    });
     const local = () => requestIds.run({ id: rid, seq: 0 }, runLocal);
     const cluster = this.agent.cluster;
     if (!cluster) {
       if (forwarded) throw new MusterError('ERR_INTERNAL', 'a client agent cannot serve a forwarded request');
-      const out = await callAnyServer(this.agent.servers, this.rpc, RPC.http, encodeRequest(req), { timeoutMs: callTimeout(req), signal: req.signal, idempotent: true });
+      const out = await callAnyServer(this.agent.servers, this.rpc, RPC.http, encodeRequest(onward()), { timeoutMs: callTimeout(req), signal: req.signal, idempotent: true });
       return decodeResponse(out);
     }
+    // a route that only submits commands runs here; the writer hands them to the leader
+    if (anyServer) return local();
     if (req.path.startsWith('/v1/status/') || req.query.has('stale')) {
       return this.withLeaderHeaders(await local());
     }
@@ -64,8 +71,7 @@ export class HttpForwarding implements Forwarding {
       const hops = Number(req.headers['x-muster-hops'] ?? 0);
       if (leader && leader.id !== cluster.self.id && hops < 3) {
         try {
-          const next: ApiRequest = { ...req, headers: { ...req.headers, 'x-muster-hops': String(hops + 1) } };
-          return decodeResponse(await this.rpc.call(leader.addr, RPC.http, encodeRequest(next), { timeoutMs: callTimeout(req), signal: req.signal }));
+          return decodeResponse(await this.rpc.call(leader.addr, RPC.http, encodeRequest(onward(hops + 1)), { timeoutMs: callTimeout(req), signal: req.signal }));
         } catch (err) {
           const e = fromRpcError(err);
           // reads change nothing and writes carry the request ID: a resend takes effect at most once

@@ -8,7 +8,8 @@ import type { ApiRequest, ApiResponse } from './types.js';
  * server. `forwarded` is true for a request that came from another agent.
  */
 export interface Forwarding {
-  dispatch(req: ApiRequest, local: () => Promise<ApiResponse>, forwarded: boolean): Promise<ApiResponse>;
+  /** `anyServer`: the route may run on any server (RouteOptions.anyServer). */
+  dispatch(req: ApiRequest, local: () => Promise<ApiResponse>, forwarded: boolean, anyServer?: boolean): Promise<ApiResponse>;
 }
 
 interface WireRequest {

@@ -73,7 +73,7 @@ export function register(router: Router, deps: RouteDeps): void {
       if (!cmd.session) throw new MusterError('ERR_MISSING_SESSION', 'missing session');
     }
     return json(await agent.writer.write(cmd));
-  });
+  }, { anyServer: true });
 
   router.add('DELETE', '/v1/kv/*key', async (req) => {
     checkDatacenter(req, dc);
@@ -88,7 +88,7 @@ export function register(router: Router, deps: RouteDeps): void {
         ? { type: 'kv', verb: 'delete-cas', key, index: indexParam(q.get('cas') ?? '', 'cas') }
         : { type: 'kv', verb: 'delete', key };
     return json(await agent.writer.write(cmd));
-  });
+  }, { anyServer: true });
 }
 
 /** 404 with an empty body, but with the index headers so a blocking watch on a missing key works. */

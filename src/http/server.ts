@@ -44,6 +44,8 @@ export class HttpApi {
   private readonly pages = new Router();
   private readonly feed: ChangeFeed;
   private readonly shutdown = new AbortController();
+  /** Requests being served, aborted on shutdown. */
+  private readonly inFlight = new Set<LazyAbort>();
   private readonly log: Logger;
   private readonly maxBodyBytes: number;
 
@@ -82,7 +84,9 @@ export class HttpApi {
   }
 
   async close(): Promise<void> {
-    this.shutdown.abort(new MusterError('ERR_ABORTED', 'server shutting down'));
+    const reason = new MusterError('ERR_ABORTED', 'server shutting down');
+    this.shutdown.abort(reason);
+    for (const a of this.inFlight) a.abort(reason);
     this.feed.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
@@ -96,10 +100,10 @@ export class HttpApi {
   }
 
   /** Runs a route here or through the cluster's forwarding; errors become Consul's answers. */
-  private async dispatch(apiReq: ApiRequest, handler: Handler, forwarded: boolean, here = false): Promise<ApiResponse> {
+  private async dispatch(apiReq: ApiRequest, handler: Handler, forwarded: boolean, here = false, anyServer = false): Promise<ApiResponse> {
     const local = async () => handler(apiReq);
     try {
-      return this.opts.forwarding && !here ? await this.opts.forwarding.dispatch(apiReq, local, forwarded) : await local();
+      return this.opts.forwarding && !here ? await this.opts.forwarding.dispatch(apiReq, local, forwarded, anyServer) : await local();
     } catch (err) {
       return errorResponse(err, this.log);
     }
@@ -115,7 +119,7 @@ export class HttpApi {
     if (match.kind === 'not-found') return encodeResponse(text(404, `Not found: ${r.path}`));
     if (match.kind === 'method-not-allowed') return encodeResponse(text(405, `method ${r.method} not allowed`, { Allow: match.allow.join(', ') }));
     const apiReq: ApiRequest = { ...r, params: match.params, signal: AbortSignal.any([signal, this.shutdown.signal]) };
-    return encodeResponse(await this.dispatch(apiReq, match.handler, true));
+    return encodeResponse(await this.dispatch(apiReq, match.handler, true, false, match.anyServer));
   }
 
   /** Client agents: a path with no local route goes to a server whole. */
@@ -172,22 +176,20 @@ export class HttpApi {
       out = text(405, `method ${method} not allowed`, { Allow: match.allow.join(', ') });
       await drain(req);
     } else {
-      const controller = new AbortController();
-      const onClose = () => { if (!res.writableFinished) controller.abort(); };
-      res.on('close', onClose);
-      const onShutdown = () => controller.abort();
-      this.shutdown.signal.addEventListener('abort', onShutdown, { once: true });
+      const abort = new LazyAbort();
+      res.on('close', () => { if (!res.writableFinished) abort.abort(); });
+      this.inFlight.add(abort);
       try {
         const body = await readBody(req, this.maxBodyBytes);
         const apiReq: ApiRequest = {
           method, path: url.pathname, params: match.params, query: url.searchParams,
-          headers: req.headers, body, signal: controller.signal,
+          headers: req.headers, body, get signal() { return abort.signal; },
         };
-        out = await this.dispatch(apiReq, match.handler, false, page.kind === 'found');
+        out = await this.dispatch(apiReq, match.handler, false, page.kind === 'found', match.anyServer);
       } catch (err) {
         out = errorResponse(err, this.log);
       } finally {
-        this.shutdown.signal.removeEventListener('abort', onShutdown);
+        this.inFlight.delete(abort);
       }
     }
     if (res.destroyed) return;
@@ -207,6 +209,33 @@ function errorResponse(err: unknown, log: Logger): ApiResponse {
   }
   log.error({ err }, 'unexpected error');
   return text(500, errorMessage(err));
+}
+
+/**
+ * A request's AbortSignal, made only when a handler asks for it (blocking
+ * queries and forwarding do; most requests never do: an AbortController and
+ * its listeners cost more than serving a KV write). An abort before that is
+ * remembered.
+ */
+class LazyAbort {
+  private controller: AbortController | undefined;
+  private aborted = false;
+  private reason: unknown;
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason?: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
