@@ -61,6 +61,28 @@ export function retryable(err: unknown, idempotent: boolean): boolean {
   return err.code === 'ERR_RPC_UNREACHABLE' || (idempotent && err.code !== 'ERR_RPC_ABORTED');
 }
 
+/**
+ * RPC.apply's request: one byte of hops taken so far, then the command as
+ * the Raft log holds it, so the leader proposes the bytes it received. An
+ * older agent's JSON `{"cmd":…,"hops":n}` starts with '{' and is still read.
+ */
+export function encodeApply(data: Buffer, hops: number): Buffer {
+  const out = Buffer.allocUnsafe(data.length + 1);
+  out[0] = hops;
+  data.copy(out, 1);
+  return out;
+}
+
+function decodeApply(body: Buffer): { data: Buffer; hops: number } {
+  if (body[0] === 0x7b) {
+    const { cmd, hops } = decodeValue(body) as { cmd: Command; hops: number };
+    return { data: encodeCommand(cmd), hops };
+  }
+  if (body.length < 2) throw new MusterError('ERR_BAD_REQUEST', 'empty apply request');
+  // a copy: the body is a view into the connection's read buffer, and the log keeps this
+  return { data: Buffer.from(body.subarray(1)), hops: body[0] as number };
+}
+
 function unwrap(result: unknown): unknown {
   const r = result as ApplyResult;
   if (r.ok) return r.value;
@@ -83,19 +105,19 @@ export class RaftWriter implements CommandWriter {
   ) {}
 
   write(cmd: Command): Promise<unknown> {
-    return this.writeHops({ ...cmd, at: cmd.at ?? this.clock.now(), rid: requestIdFor(cmd) }, 0);
+    return this.writeHops(encodeCommand({ ...cmd, at: cmd.at ?? this.clock.now(), rid: requestIdFor(cmd) }), 0);
   }
 
   /** Serves RPC.apply from another agent. */
   async serveApply(body: Buffer): Promise<Buffer> {
-    const { cmd, hops } = decodeValue(body) as { cmd: Command; hops: number };
+    const { data, hops } = decodeApply(body);
     if (hops >= MAX_HOPS) throw new MusterError('ERR_NO_LEADER', 'No cluster leader');
-    return encodeValue(await this.writeHops(cmd, hops + 1));
+    return encodeValue(await this.writeHops(data, hops + 1));
   }
 
-  private async writeHops(cmd: Command, hops: number): Promise<unknown> {
+  /** Proposes an encoded command here when leading, else hands it to the leader. */
+  private async writeHops(data: Buffer, hops: number): Promise<unknown> {
     const deadline = performance.now() + this.holdMs;
-    const data = encodeCommand(cmd);
     for (;;) {
       if (this.cluster.isLeader) {
         try {
@@ -120,7 +142,7 @@ export class RaftWriter implements CommandWriter {
       const leader = this.cluster.leader();
       if (leader && leader.id !== this.cluster.self.id) {
         try {
-          const out = await this.rpc.call(leader.addr, RPC.apply, encodeValue({ cmd, hops }), { timeoutMs: this.holdMs + 2000 });
+          const out = await this.rpc.call(leader.addr, RPC.apply, encodeApply(data, hops), { timeoutMs: this.holdMs + 2000 });
           return decodeValue(out);
         } catch (err) {
           // the command carries its request ID, so resending it is safe even if the first copy arrived
@@ -193,7 +215,7 @@ export class RemoteWriter implements CommandWriter {
   constructor(private readonly picker: ServerPicker, private readonly rpc: RpcClient, private readonly clock: Clock = systemClock) {}
 
   async write(cmd: Command): Promise<unknown> {
-    const body = encodeValue({ cmd: { ...cmd, at: cmd.at ?? this.clock.now(), rid: requestIdFor(cmd) }, hops: 0 });
+    const body = encodeApply(encodeCommand({ ...cmd, at: cmd.at ?? this.clock.now(), rid: requestIdFor(cmd) }), 0);
     // idempotent: the request ID makes a resent command apply at most once
     return decodeValue(await callAnyServer(this.picker, this.rpc, RPC.apply, body, { timeoutMs: DEFAULTS.raft.holdMs + 5000, idempotent: true }));
   }

@@ -35,6 +35,7 @@ export class HttpForwarding implements Forwarding {
     /** The request as it is handed on: with its name (and a hop count). */
     const onward = (hops?: number): ApiRequest => ({
       ...incoming,
+      signal: incoming.signal, // a getter: the spread leaves it behind
       headers: { ...incoming.headers, 'x-muster-rid': rid, ...(hops === undefined ? {} : { 'x-muster-hops': String(hops) }) },
     });
     const local = () => requestIds.run({ id: rid, seq: 0 }, runLocal);

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MusterError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -181,10 +181,7 @@ export class HttpApi {
       this.inFlight.add(abort);
       try {
         const body = await readBody(req, this.maxBodyBytes);
-        const apiReq: ApiRequest = {
-          method, path: url.pathname, params: match.params, query: url.searchParams,
-          headers: req.headers, body, get signal() { return abort.signal; },
-        };
+        const apiReq = new LocalRequest(method, url.pathname, match.params, url.searchParams, req.headers, body, abort);
         out = await this.dispatch(apiReq, match.handler, false, page.kind === 'found', match.anyServer);
       } catch (err) {
         out = errorResponse(err, this.log);
@@ -235,6 +232,23 @@ class LazyAbort {
     this.aborted = true;
     this.reason = reason;
     this.controller?.abort(reason);
+  }
+}
+
+/** An ApiRequest received over HTTP here. (A class: a getter in an object literal is slow to create.) */
+class LocalRequest implements ApiRequest {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly params: Record<string, string>,
+    readonly query: URLSearchParams,
+    readonly headers: IncomingHttpHeaders,
+    readonly body: Buffer,
+    private readonly abort: LazyAbort,
+  ) {}
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
   }
 }
 
