@@ -344,10 +344,11 @@ export class RaftNode {
     }
     // 1. persist: nothing that depends on this state leaves before it is on disk. A change of the
     // commit index alone is not worth a disk write: after a restart the leader tells us again,
-    // and the state machine is rebuilt from the snapshot and the log anyway. An idle WAL issues
-    // the write before save() returns.
+    // and the state machine is rebuilt from the snapshot and the log anyway.
     const persist = this.wal !== undefined && (rd.mustSync || rd.entries.length > 0);
-    let saving = persist && !rd.snapshot ? this.wal?.save(rd.hardState, rd.entries, rd.mustSync) : undefined;
+    // The RPC layer writes the messages sent above on nextTick (it corks the sockets until then);
+    // the save is issued after them, so the followers' writes start before ours.
+    let saving = persist && !rd.snapshot ? this.saveAfterSends(rd) : undefined;
     saving?.catch(noop); // awaited below; a throw before that must not leave it unhandled
     // a snapshot goes to disk before the entries after it
     if (rd.snapshot) {
@@ -398,6 +399,16 @@ export class RaftNode {
     if (rd.softState) this.changeState(rd.softState.role, rd.softState.leader);
     this.maybeCampaignAlone();
     await this.maybeSnapshot();
+  }
+
+  private saveAfterSends(rd: Ready): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      process.nextTick(() => {
+        const wal = this.wal;
+        if (wal) wal.save(rd.hardState, rd.entries, rd.mustSync).then(resolve, reject);
+        else resolve();
+      });
+    });
   }
 
   private send(m: Message): void {
