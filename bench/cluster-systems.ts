@@ -42,6 +42,12 @@ const REQ_TIMEOUT_MS = 5_000;
 
 interface MusterMember extends Member { serverPort: number; gossipPort: number; dataDir: string }
 
+/** Node flags for a Muster server: a CPU profile into MUSTER_BENCH_PROF_DIR when set. */
+function profArgs(): string[] {
+  const dir = process.env['MUSTER_BENCH_PROF_DIR'];
+  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+}
+
 export class MusterCluster implements ClusterSystem {
   readonly name = 'muster';
   readonly members: MusterMember[] = [];
@@ -66,7 +72,7 @@ export class MusterCluster implements ClusterSystem {
       '-serf-lan-port', String(m.gossipPort), '-dns-port', '-1', '-docker', '', '-log-level', this.logLevel,
     ];
     for (const j of join) args.push('-join', `127.0.0.1:${j.gossipPort}`);
-    m.proc = new Proc(`muster ${m.name}`, process.execPath, args, { ...process.env, NODE_OPTIONS: '' });
+    m.proc = new Proc(`muster ${m.name}`, process.execPath, [...profArgs(), ...args], { ...process.env, NODE_OPTIONS: '' });
   }
 
   private async listening(m: MusterMember, timeoutMs: number): Promise<void> {

@@ -22,6 +22,9 @@
  *
  * Run: npm run build && node dist/bench/cluster.bench.js [OPS=3000] [SECONDS=5] [REPS=5] [LOG_LEVEL=warn] [SECTIONS=1,2,3]
  * (LOG_LEVEL is Muster's -log-level; log tails are printed when something goes wrong.)
+ * Section 1 starts with 1000 uncounted PUTs at c=8 to each system (Node's JIT warm-up).
+ * MUSTER_BENCH_PROF_DIR=dir runs the Muster servers with --cpu-prof into that directory
+ * (profiles are written by the servers that exit normally, not by SIGKILLed ones).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -42,6 +45,7 @@ const SECTIONS = new Set((process.argv[6] ?? '1,2,3').split(','));
 const VALUE = Buffer.alloc(256, 'x');
 /** Per-request timeout in the throughput phases. */
 const PHASE_REQ_TIMEOUT_MS = 10_000;
+const WARMUP_OPS = 1000;
 const PROBE_EVERY_MS = 10;
 const PROBE_TIMEOUT_MS = 8_000;
 /** A failover whose window exceeds this is reported with the members' log tails. */
@@ -137,6 +141,12 @@ async function throughput(muster: MusterCluster, etcd: EtcdCluster): Promise<voi
     ['PUT c=16 via follower', 16, 'put', 'follower'], ['GET c=64 consistent', 64, 'get', 'leader'],
   ];
   const written = new Map<string, number>();
+  // Node compiles its hot paths during the first few hundred requests; etcd gets the same warm-up
+  for (const sys of [muster, etcd] as ClusterSystem[]) {
+    const w = await phase(sys, (await sys.leader(10_000)).httpPort, 8, 'put', 1000, WARMUP_OPS);
+    written.set(sys.name, w.ok);
+  }
+  console.log(`(warm-up, not counted: ${WARMUP_OPS} PUTs at c=8 to each leader)`);
   for (const [label, conc, kind, via] of phases) {
     const res: PhaseResult[] = [];
     for (const sys of [muster, etcd] as ClusterSystem[]) {
@@ -162,7 +172,7 @@ function fmt(r: PhaseResult): string {
   return `${(r.ok / r.seconds).toFixed(0).padStart(5)} ops/s p50 ${r.p50.toFixed(2).padStart(6)} ms p99 ${r.p99.toFixed(2).padStart(6)} ms${err}`;
 }
 
-async function phase(sys: ClusterSystem, port: number, concurrency: number, kind: 'put' | 'get', keys: number): Promise<PhaseResult> {
+async function phase(sys: ClusterSystem, port: number, concurrency: number, kind: 'put' | 'get', keys: number, ops = OPS): Promise<PhaseResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let next = 0;
@@ -171,7 +181,7 @@ async function phase(sys: ClusterSystem, port: number, concurrency: number, kind
   const deadline = performance.now() + SECONDS * 1000;
   const started = performance.now();
   const worker = async () => {
-    while (next < OPS && performance.now() < deadline) {
+    while (next < ops && performance.now() < deadline) {
       const i = next++;
       const req = kind === 'put' ? sys.put(`bench/${i % 1000}`, VALUE) : sys.get(`bench/${i % keys}`);
       const r = await send(agent, port, req, PHASE_REQ_TIMEOUT_MS);
