@@ -199,10 +199,35 @@ t.test('a segment is zero-filled ahead of its writes, and the zeros read back as
   t.equal(statSync(path).size, 4096, 'the next write went into the zeros');
   const big = ents(13, 13, 2, 6000);
   await withWal(dir, { preallocateBytes: 4096 }, (wal) => wal.save(undefined, big, true));
-  t.equal(statSync(path).size, 8192, 'a write past the end grows the file by whole steps, each as long as the file so far');
+  t.equal(statSync(path).size, 16384, 'a write past the end grows the file by a step as long as the file so far (to 8 KiB), and with less than half a step left the next one is filled ahead (16 KiB)');
   const last = await withWal(dir, {});
   t.same(last.warnings, []);
   t.same(last.recovered.entries, [...ents(1, 10), ...ents(11, 12, 2), ...big]);
+});
+
+t.test('zero-filling runs ahead of the writes while they go on, and everything reads back', async (t) => {
+  const dir = tempDir(t);
+  const opts: WalOptions = { preallocateBytes: 4096, segmentBytes: 32 * 1024 };
+  let ahead = 0;
+  await withWal(dir, opts, async (wal) => {
+    const fired: Promise<void>[] = [];
+    for (let i = 1; i <= 600; i++) {
+      const save = wal.save(hs(1, i - 1), ents(i, i, 1, 120), true);
+      if (i % 3 === 0) {
+        await save;
+        const path = join(dir, segments(dir).at(-1) as string);
+        if (statSync(path).size > recordsEnd(path)) ahead++;
+      } else fired.push(save);
+    }
+    await Promise.all(fired);
+  });
+  t.ok(ahead > 150, `the file was longer than its records after most writes (${ahead} of 200)`);
+  const files = segments(dir);
+  t.ok(files.length >= 2, `the log rolled over into ${files.length} segments`);
+  const { recovered, warnings } = await withWal(dir, opts);
+  t.same(warnings, [], 'no torn tail');
+  t.same(recovered.entries, ents(1, 600, 1, 120), 'every entry, in order');
+  t.same(recovered.hardState, hs(1, 599));
 });
 
 t.test('a full segment is trimmed to its records before the next one starts', async (t) => {

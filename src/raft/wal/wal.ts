@@ -79,6 +79,10 @@ export class Wal {
   private running = 0;
   /** Preallocation failed on this segment for lack of space: append without it until the next segment. */
   private noRoom = false;
+  /** A zero-fill of the current segment in flight (see fill); it never rejects. */
+  private extending: Promise<void> | undefined;
+  /** Why a zero-fill failed (other than for space): the next append reports it. */
+  private fillFailed: unknown;
 
   private constructor(
     readonly dir: string,
@@ -224,6 +228,7 @@ export class Wal {
     return this.serialize(async () => {
       if (this.closed) return;
       this.closed = true;
+      await this.extending;
       try {
         if (this.dirty && this.failed === undefined) await this.syncCurrent();
       } finally {
@@ -275,6 +280,7 @@ export class Wal {
   /** Writes `buf` at the end of the current segment, first starting a new one if it is full (unless nextIndex is undefined). */
   private async append(buf: Buffer, nextIndex: number | undefined, sync: boolean): Promise<void> {
     if (nextIndex !== undefined && this.size >= this.segmentBytes) await this.cut(nextIndex);
+    if (this.fillFailed !== undefined) throw this.fillFailed;
     if (this.preallocate > 0 && !this.noRoom && this.size + buf.length > this.allocated) await this.reserve(buf.length);
     let done = 0;
     while (done < buf.length) {
@@ -284,44 +290,86 @@ export class Wal {
     }
     this.size += buf.length;
     this.allocated = Math.max(this.allocated, this.size);
+    this.maybeFillAhead();
     if (this.dsync) return; // durable already
     this.dirty = true;
     if (sync) await this.syncCurrent();
   }
 
-  /**
-   * Zero-fills the current segment ahead so the next `bytes` land in space
-   * already written, in whole steps of at least `preallocate` bytes,
-   * growing with the segment up to 16 MiB, never past the segment size (the last records of a
-   * segment are plain appends). Out of space, the partial fill is cut off
-   * again and the segment goes on without preallocation: appends may still
-   * fit, and a write that does not fails as it would have anyway.
-   */
+  /** The zero-fill step now: at least `preallocate`, as long as the segment so far, at most 16 MiB. */
+  private step(): number {
+    return Math.min(Math.max(this.preallocate, this.allocated), MAX_PREALLOCATE_STEP);
+  }
+
+  /** Less than half a step left: the next one is filled in the background, off the writes' path. */
+  private maybeFillAhead(): void {
+    if (this.preallocate === 0 || this.noRoom || this.extending || this.allocated >= this.segmentBytes) return;
+    if (this.allocated - this.size < this.step() / 2) void this.fill(0);
+  }
+
+  /** Waits until the next `bytes` fit in zero-filled space, or it is clear they will not (segment end, disk full). */
   private async reserve(bytes: number): Promise<void> {
-    const step = Math.min(Math.max(this.preallocate, this.allocated), MAX_PREALLOCATE_STEP);
-    const target = Math.min(this.allocated + step * Math.ceil((this.size + bytes - this.allocated) / step), this.segmentBytes);
-    if (target < this.size + bytes) return;
-    const from = this.allocated;
-    try {
-      for (let pos = from; pos < target;) {
-        const { bytesWritten } = await this.fh.write(ZEROS, 0, Math.min(ZEROS.length, target - pos), pos);
-        if (bytesWritten <= 0) throw new Error(`wal: write to ${this.current().name} made no progress`);
-        pos += bytesWritten;
-      }
-      if (!this.dsync) await this.syncCurrent();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-      await this.fh.truncate(from);
-      await this.sync(this.fh);
-      this.noRoom = true;
-      this.warn(`wal: no space to preallocate ${target - from} bytes in ${this.current().name}; appending without preallocation`);
-      return;
+    while (this.size + bytes > this.allocated && !this.noRoom) {
+      const before = this.allocated;
+      await (this.extending ?? this.fill(bytes));
+      if (this.fillFailed !== undefined) throw this.fillFailed;
+      if (this.allocated === before && !this.extending) return; // the segment's end: plain appends
     }
-    this.allocated = target;
+  }
+
+  /**
+   * Zero-fills the current segment past `allocated`, so that `bytes` more
+   * than the records fit, in whole steps (see step), never past the segment
+   * size (the last records of a segment are plain appends). The zeros go
+   * through a second handle without O_DSYNC and are synced once, and only
+   * then is the space used: a record written into it changes no metadata.
+   * Records keep being written below `allocated` meanwhile. Out of space, the
+   * partial fill is cut off again and the segment goes on without
+   * preallocation: appends may still fit, and a write that does not fails as
+   * it would have anyway. Another failure is kept for the next append.
+   */
+  private fill(bytes: number): Promise<void> {
+    const step = this.step();
+    const from = this.allocated;
+    const target = Math.min(from + step * Math.max(1, Math.ceil((this.size + bytes - from) / step)), this.segmentBytes);
+    if (target <= from || target < this.size + bytes) return Promise.resolve();
+    const name = this.current().name;
+    const run = (async () => {
+      let zfh: FileHandle | undefined;
+      try {
+        zfh = await open(join(this.dir, name), 'r+');
+        for (let pos = from; pos < target;) {
+          const { bytesWritten } = await zfh.write(ZEROS, 0, Math.min(ZEROS.length, target - pos), pos);
+          if (bytesWritten <= 0) throw new Error(`wal: write to ${name} made no progress`);
+          pos += bytesWritten;
+        }
+        await this.sync(zfh);
+        this.allocated = target;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC' || zfh === undefined) {
+          this.fillFailed = err;
+        } else {
+          try {
+            await zfh.truncate(from);
+            await this.sync(zfh);
+            this.noRoom = true;
+            this.warn(`wal: no space to preallocate ${target - from} bytes in ${name}; appending without preallocation`);
+          } catch (again) {
+            this.fillFailed = again;
+          }
+        }
+      } finally {
+        await zfh?.close().catch(noop);
+        this.extending = undefined;
+      }
+    })();
+    this.extending = run;
+    return run;
   }
 
   /** Seals the current segment (trimmed to its records, synced) and starts the next one (directory fsynced). */
   private async cut(firstIndex: number): Promise<void> {
+    await this.extending;
     if (this.allocated > this.size) {
       await this.fh.truncate(this.size);
       await this.syncCurrent();
