@@ -7,7 +7,7 @@
  */
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Fatal, Proc, freePort, sendOnce, waitFor, type Reply, type Req } from './cluster-util.js';
+import { Fatal, Proc, freePort, sendOnce, sleep, waitFor, type Reply, type Req } from './cluster-util.js';
 
 export interface Member {
   readonly name: string;
@@ -116,6 +116,13 @@ export class MusterCluster implements ClusterSystem {
 
   ok(r: Reply): boolean {
     return r.status === 200 && (r.body.trim() === 'true' || r.body.startsWith('['));
+  }
+
+  /** SIGTERM to every running server; resolves when they exited or after `timeoutMs`. */
+  async terminate(timeoutMs: number): Promise<void> {
+    const running = this.members.filter(isRunning);
+    for (const m of running) m.proc?.terminate();
+    await Promise.race([Promise.all(running.map((m) => m.proc?.exited)), sleep(timeoutMs)]);
   }
 
   async restart(m: Member, timeoutMs: number): Promise<void> {

@@ -86,6 +86,11 @@ export class Proc {
     if (this.running) this.p.kill('SIGKILL');
   }
 
+  /** SIGTERM: a graceful stop. */
+  terminate(): void {
+    if (this.running) this.p.kill('SIGTERM');
+  }
+
   async kill(): Promise<void> {
     this.killNow();
     await this.exited;

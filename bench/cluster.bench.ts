@@ -24,7 +24,8 @@
  * (LOG_LEVEL is Muster's -log-level; log tails are printed when something goes wrong.)
  * Section 1 starts with 1000 uncounted PUTs at c=8 to each system (Node's JIT warm-up).
  * MUSTER_BENCH_PROF_DIR=dir runs the Muster servers with --cpu-prof into that directory
- * (profiles are written by the servers that exit normally, not by SIGKILLed ones).
+ * (the servers are stopped with SIGTERM at the end so they write them; one SIGKILLed in
+ * section 2 or 3 leaves none).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -87,6 +88,8 @@ async function main(): Promise<void> {
   if (SECTIONS.has('1')) await throughput(muster, etcd);
   if (SECTIONS.has('2')) await failover(muster, etcd);
   if (SECTIONS.has('3')) await singleWrite(muster, etcd);
+  // CPU profiles are written by servers that exit on their own
+  if (process.env['MUSTER_BENCH_PROF_DIR']) await muster.terminate(10_000);
   console.log('\nfigures are noisy: the machine is shared with other test runs, and both clusters plus this client share its cores');
 }
 
