@@ -11,7 +11,7 @@ import { waitFor } from '../helpers/wait.js';
 const TICK_MS = 10;
 const LEASE_MS = 60; // heartbeats every 2 ticks (20 ms); election after 14-28 ticks
 
-async function threeNodes(t: Test): Promise<{ nodes: RaftNode[]; cut: Set<string> }> {
+async function threeNodes(t: Test, opts: { commitNoticeMs?: number; sent?: Message[] } = {}): Promise<{ nodes: RaftNode[]; cut: Set<string> }> {
   const nodes: RaftNode[] = [];
   /** ids whose messages, both ways, are dropped */
   const cut = new Set<string>();
@@ -25,9 +25,11 @@ async function threeNodes(t: Test): Promise<{ nodes: RaftNode[]; cut: Set<string
       dataDir: undefined,
       snapshotThreshold: 10_000,
       trailingLogs: 100,
+      ...(opts.commitNoticeMs === undefined ? {} : { commitNoticeMs: opts.commitNoticeMs }),
       fsm: { apply: () => undefined, snapshot: () => new Uint8Array(), restore: () => undefined },
       transport: {
         send: (m: Message) => {
+          opts.sent?.push(m);
           if (cut.has(m.from) || cut.has(m.to)) return;
           const to = nodes.find((n) => n.core.id === m.to);
           queueMicrotask(() => to?.receive(m));
@@ -101,4 +103,26 @@ t.test('snapshots are written out in the background, and a restart restores them
   await again.flush();
   t.same(second, first, 'the restart restored the newest snapshot and replayed the log after it');
   t.equal(await again.propose(Buffer.from('1000')), first.sum + 1000, 'and goes on from there');
+});
+
+t.test('commit notices wait for the next append, and followers still learn the commit when writes stop', async (t) => {
+  const sent: Message[] = [];
+  const { nodes } = await threeNodes(t, { commitNoticeMs: 1000, sent });
+  const leader = await waitFor(() => nodes.find((n) => n.isLeader), { timeoutMs: 10_000, message: 'a leader' });
+  await leader.propose(Buffer.from('warm'));
+  sent.length = 0;
+  for (let i = 0; i < 30; i++) {
+    await leader.propose(Buffer.from(`w${i}`));
+    // pacing, not waiting for anything: writes 5 ms apart, longer than an unheld notice waits
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const notices = sent.filter((m) => m.from === leader.core.id && m.type === 'app' && m.entries.length === 0);
+  const appends = sent.filter((m) => m.from === leader.core.id && m.type === 'app' && m.entries.length > 0);
+  t.ok(appends.length >= 30, `the writes went out as ${appends.length} appends`);
+  t.ok(notices.length <= 2, `and ${notices.length} commit notices were sent alone (each was carried by the next append)`);
+  const commit = leader.core.log.committed;
+  for (const f of nodes.filter((n) => n !== leader)) {
+    await waitFor(() => f.core.log.committed >= commit, { timeoutMs: 5000, message: `${f.core.id} learns the last commit` });
+  }
+  t.pass('followers learned the last commit index after the writes stopped');
 });
