@@ -125,7 +125,7 @@ export class CallConnection {
     const call = this.pending.get(id);
     if (call === undefined || call.written) return;
     call.written = true;
-    framed.write(FrameKind.request, call.head, call.body);
+    framed.write(FrameKind.request, call.head, call.body, true);
   }
 
   private connect(): void {
