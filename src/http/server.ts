@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { LazyAbort } from '../lazy-abort.js';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MusterError, errorMessage } from '../errors.js';
@@ -206,33 +207,6 @@ function errorResponse(err: unknown, log: Logger): ApiResponse {
   }
   log.error({ err }, 'unexpected error');
   return text(500, errorMessage(err));
-}
-
-/**
- * A request's AbortSignal, made only when a handler asks for it (blocking
- * queries and forwarding do; most requests never do: an AbortController and
- * its listeners cost more than serving a KV write). An abort before that is
- * remembered.
- */
-class LazyAbort {
-  private controller: AbortController | undefined;
-  private aborted = false;
-  private reason: unknown;
-
-  get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.aborted) this.controller.abort(this.reason);
-    }
-    return this.controller.signal;
-  }
-
-  abort(reason?: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    this.controller?.abort(reason);
-  }
 }
 
 /** An ApiRequest received over HTTP here. (A class: a getter in an object literal is slow to create.) */

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { LazyAbort } from '../lazy-abort.js';
 import type { RpcServerConfig } from './config.js';
 import { RpcError, toWireError } from './errors.js';
 import { FrameKind } from './frame.js';
@@ -20,6 +21,15 @@ export interface RpcContext {
 
 export type RpcHandler = (body: Buffer, ctx: RpcContext) => Uint8Array | Promise<Uint8Array>;
 
+/** A call's context; its signal is made only if the handler reads it (see LazyAbort). */
+class CallContext implements RpcContext {
+  constructor(readonly peer: Hello, readonly remoteAddress: string, private readonly abort: LazyAbort) {}
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+}
+
 /** Receives every one-way message. `payload` is a view into a receive buffer: copy it to keep it. */
 export type RpcMessageListener = (channel: string, payload: Buffer, peer: Hello) => void;
 
@@ -40,7 +50,7 @@ export interface ServerSide {
  */
 export class ServerConnection {
   private peerHello: Hello | undefined;
-  private readonly inflight = new Map<number, AbortController>();
+  private readonly inflight = new Map<number, LazyAbort>();
   private readonly framed: FramedSocket;
   private timer: NodeJS.Timeout | undefined;
 
@@ -126,17 +136,17 @@ export class ServerConnection {
       this.respondError(id, 'ERR_RPC_UNKNOWN_METHOD', `unknown rpc method ${method}`);
       return;
     }
-    const controller = new AbortController();
-    this.inflight.set(id, controller);
-    const ctx: RpcContext = { peer, remoteAddress: this.peer, signal: controller.signal };
+    const abort = new LazyAbort();
+    this.inflight.set(id, abort);
+    const ctx = new CallContext(peer, this.peer, abort);
     void Promise.resolve()
-      .then(() => (controller.signal.aborted ? EMPTY : handler(body, ctx))) // cancelled in the same read: never started
-      .then((result) => this.finish(id, method, controller, result, undefined), (err: unknown) => this.finish(id, method, controller, undefined, err));
+      .then(() => (abort.aborted ? EMPTY : handler(body, ctx))) // cancelled in the same read: never started
+      .then((result) => this.finish(id, method, abort, result, undefined), (err: unknown) => this.finish(id, method, abort, undefined, err));
   }
 
-  private finish(id: number, method: string, controller: AbortController, result: unknown, err: unknown): void {
-    if (this.inflight.get(id) === controller) this.inflight.delete(id);
-    if (controller.signal.aborted) return; // the caller is gone or gave up: nobody reads an answer
+  private finish(id: number, method: string, abort: LazyAbort, result: unknown, err: unknown): void {
+    if (this.inflight.get(id) === abort) this.inflight.delete(id);
+    if (abort.aborted) return; // the caller is gone or gave up: nobody reads an answer
     if (err === undefined && !(result instanceof Uint8Array)) err = new RpcError('ERR_RPC_INTERNAL', `handler for ${method} returned no bytes`);
     if (err !== undefined) {
       this.server.counters.handlerErrors++;
@@ -162,7 +172,7 @@ export class ServerConnection {
   private onClose(reason: RpcError | undefined): void {
     this.disarm();
     const gone = new RpcError('ERR_RPC_CLOSED', `connection from ${this.peer} closed`);
-    for (const controller of this.inflight.values()) controller.abort(gone);
+    for (const abort of this.inflight.values()) abort.abort(gone);
     this.inflight.clear();
     const fields = { peer: this.peer, node: this.peerHello?.node, err: reason };
     if (reason?.code === 'ERR_RPC_FRAME' || reason?.code === 'ERR_RPC_INTERNAL') {
