@@ -11,17 +11,15 @@ export { WalCorruptError } from './replay.js';
 
 /** A new segment is started once the current one has reached this size (64 MiB). */
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
-/** The least a segment is zero-filled ahead of its writes at a time (1 MiB); the step grows with the segment. */
+/** How much of a segment is zero-filled ahead of its writes at a time (1 MiB). */
 export const DEFAULT_PREALLOCATE_BYTES = 1024 * 1024;
-/** The most a segment is zero-filled ahead at a time (16 MiB). */
-const MAX_PREALLOCATE_STEP = 16 * 1024 * 1024;
 
 export interface WalOptions {
   /** Start a new segment before appending once the current one has at least this many bytes. Default 64 MiB. A segment exceeds it by at most one batch. */
   segmentBytes?: number;
   /**
-   * Zero-fill the current segment ahead of the writes, at least this many
-   * bytes at a time (default 1 MiB; 0 turns it off). A write into space that
+   * Zero-fill the current segment ahead of the writes, this many bytes at a
+   * time (default 1 MiB; 0 turns it off). A write into space that
    * is already allocated and written changes no file metadata, so making it
    * durable needs no filesystem journal commit: on ext4 that makes each
    * synced append cheaper, and keeps concurrent syncs from queueing behind
@@ -296,9 +294,14 @@ export class Wal {
     if (sync) await this.syncCurrent();
   }
 
-  /** The zero-fill step now: at least `preallocate`, as long as the segment so far, at most 16 MiB. */
+  /**
+   * The zero-fill step. A constant, small one: the fill's sync flushes the
+   * whole step to the disk, and the synced appends of this server (and of
+   * any other on the disk) wait behind it. Steps that grew to 16 MiB with
+   * the segment held them for 100+ ms at a time (bench/cluster, c=64).
+   */
   private step(): number {
-    return Math.min(Math.max(this.preallocate, this.allocated), MAX_PREALLOCATE_STEP);
+    return this.preallocate;
   }
 
   /** Less than half a step left: the next one is filled in the background, off the writes' path. */
