@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { api, startAgent } from '../helpers/agent.js';
 import { runMuster } from '../helpers/cli.js';
+import { tmpfsDir } from '../helpers/tmpfs.js';
 
 /**
  * A single server with a data dir, as an operator runs one: what it
@@ -59,26 +60,9 @@ t.test('a server keeps what it acknowledged across a restart, and refuses a log 
   t.match(out, segment as string, 'naming the file');
 });
 
-/** Mounts a tmpfs of `size` on `dir`; a reason string when this machine cannot (not root). */
-function mountTmpfs(dir: string, size: string): string | undefined {
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) return `cannot mount a tmpfs: ${r.error?.message ?? r.stderr.trim()}`;
-  return undefined;
-}
-
 t.test('a full disk: the server stops taking writes with a clear error, keeps answering, and loses nothing it acknowledged', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'muster-full-'));
-  const why = mountTmpfs(dir, '2m');
-  if (why !== undefined) {
-    rmSync(dir, { recursive: true, force: true });
-    if (process.env.CI === 'true') t.fail(why);
-    else t.comment(`skipped: ${why}`);
-    return;
-  }
-  t.teardown(() => {
-    spawnSync('umount', ['-l', dir]);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = tmpfsDir(t, 'muster-full-', '2m');
+  if (dir === undefined) return;
   const node = `full-${process.pid}`;
   const big = (i: number) => `${String(i).padStart(4, '0')}:${'x'.repeat(100 * 1024)}`;
 

@@ -6,6 +6,7 @@ import t, { type Test } from 'tap';
 import { encodeBatch, encodeMarker, scanRecords } from '../../src/raft/wal/record.js';
 import { Wal, WalCorruptError, type WalOptions } from '../../src/raft/wal/wal.js';
 import type { Entry, HardState } from '../../src/raft/types.js';
+import { tmpfsDir } from '../helpers/tmpfs.js';
 
 function tempDir(t: Test): string {
   const dir = mkdtempSync(join(tmpdir(), 'muster-wal-'));
@@ -372,19 +373,8 @@ t.test('calls made without awaiting keep their order around close', async (t) =>
 });
 
 t.test('out of space for preallocation, appends go on in the room left, and a full disk fails the write', async (t) => {
-  const mnt = mkdtempSync(join(tmpdir(), 'muster-wal-full-'));
-  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) {
-    rmSync(mnt, { recursive: true, force: true });
-    const why = `cannot mount a tmpfs: ${r.error?.message ?? r.stderr.trim()}`;
-    if (process.env.CI === 'true') t.fail(why);
-    else t.comment(`skipped: ${why}`);
-    return;
-  }
-  t.teardown(() => {
-    spawnSync('umount', ['-l', mnt]);
-    rmSync(mnt, { recursive: true, force: true });
-  });
+  const mnt = tmpfsDir(t, 'muster-wal-full-', '256k');
+  if (mnt === undefined) return;
   const dir = join(mnt, 'wal');
   const warnings: string[] = [];
   // a 1 MiB step cannot fit in 256 KiB: the WAL appends without it
