@@ -26,17 +26,16 @@ function callTimeout(req: ApiRequest): number {
 export class HttpForwarding implements Forwarding {
   constructor(private readonly agent: Agent, private readonly rpc: RpcClient) {}
 
-  async dispatch(incoming: ApiRequest, runLocal: () => Promise<ApiResponse>, forwarded: boolean, anyServer = false): Promise<ApiResponse> {
-    if (incoming.path.startsWith('/v1/agent/') || incoming.path === '/') return runLocal();
+  async dispatch(req: ApiRequest, runLocal: () => Promise<ApiResponse>, forwarded: boolean, anyServer = false): Promise<ApiResponse> {
+    if (req.path.startsWith('/v1/agent/') || req.path === '/') return runLocal();
     // the first agent names the request; every hop keeps the name, so a resend is recognised
-    const named = incoming.headers['x-muster-rid'];
+    const named = req.headers['x-muster-rid'];
     const rid = typeof named === 'string' && named !== '' && forwarded ? named : randomUUID();
-    const req = incoming;
     /** The request as it is handed on: with its name (and a hop count). */
     const onward = (hops?: number): ApiRequest => ({
-      ...incoming,
-      signal: incoming.signal, // a getter: the spread leaves it behind
-      headers: { ...incoming.headers, 'x-muster-rid': rid, ...(hops === undefined ? {} : { 'x-muster-hops': String(hops) }) },
+      ...req,
+      signal: req.signal, // a getter: the spread leaves it behind
+      headers: { ...req.headers, 'x-muster-rid': rid, ...(hops === undefined ? {} : { 'x-muster-hops': String(hops) }) },
     });
     const local = () => requestIds.run({ id: rid, seq: 0 }, runLocal);
     const cluster = this.agent.cluster;

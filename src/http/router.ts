@@ -73,7 +73,7 @@ export class Router {
 /** `a/b` when a pattern's first two segments are literal, else undefined. */
 function literalKey(segments: string[]): string | undefined {
   const [a, b] = segments;
-  if (a === undefined || b === undefined || segments.length < 2) return undefined;
+  if (a === undefined || b === undefined) return undefined;
   if (/^[:*]/.test(a) || /^[:*]/.test(b)) return undefined;
   return `${a}/${b}`;
 }

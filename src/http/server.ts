@@ -1,8 +1,8 @@
 import { setMaxListeners } from 'node:events';
-import { LazyAbort } from '../lazy-abort.js';
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MusterError, errorMessage } from '../errors.js';
+import { LazyAbort } from '../lazy-abort.js';
 import type { Logger } from '../log.js';
 import type { Agent } from '../agent/agent.js';
 import { DEFAULTS } from '../config/defaults.js';
@@ -53,7 +53,8 @@ export class HttpApi {
   constructor(private readonly agent: Agent, log: Logger, private readonly opts: HttpApiOptions) {
     this.log = log.child({ component: 'http' });
     this.maxBodyBytes = opts.maxBodyBytes ?? DEFAULTS.http.maxBodyBytes;
-    // every request in flight listens for the shutdown: hundreds at once are normal, not a leak
+    // every forwarded request in flight listens for the shutdown (AbortSignal.any in serveForwarded):
+    // hundreds at once are normal, not a leak
     setMaxListeners(0, this.shutdown.signal);
     // a client agent has no store: only its /v1/agent routes run here, the rest is forwarded to a server
     const store = agent.store ?? new StateStore();

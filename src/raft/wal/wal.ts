@@ -294,20 +294,10 @@ export class Wal {
     if (sync) await this.syncCurrent();
   }
 
-  /**
-   * The zero-fill step. A constant, small one: the fill's sync flushes the
-   * whole step to the disk, and the synced appends of this server (and of
-   * any other on the disk) wait behind it. Steps that grew to 16 MiB with
-   * the segment held them for 100+ ms at a time (bench/cluster, c=64).
-   */
-  private step(): number {
-    return this.preallocate;
-  }
-
   /** Less than half a step left: the next one is filled in the background, off the writes' path. */
   private maybeFillAhead(): void {
     if (this.preallocate === 0 || this.noRoom || this.extending || this.allocated >= this.segmentBytes) return;
-    if (this.allocated - this.size < this.step() / 2) void this.fill(0);
+    if (this.allocated - this.size < this.preallocate / 2) void this.fill(0);
   }
 
   /** Waits until the next `bytes` fit in zero-filled space, or it is clear they will not (segment end, disk full). */
@@ -322,8 +312,11 @@ export class Wal {
 
   /**
    * Zero-fills the current segment past `allocated`, so that `bytes` more
-   * than the records fit, in whole steps (see step), never past the segment
-   * size (the last records of a segment are plain appends). The zeros go
+   * than the records fit, in whole steps of `preallocate`, never past the
+   * segment size (the last records of a segment are plain appends). The step
+   * is small and constant: its sync flushes the whole step to the disk, and
+   * synced appends (this server's, and any other's on the disk) wait behind
+   * it; steps that grew to 16 MiB held them for 100+ ms (bench/cluster, c=64). The zeros go
    * through a second handle without O_DSYNC and are synced once, and only
    * then is the space used: a record written into it changes no metadata.
    * Records keep being written below `allocated` meanwhile. Out of space, the
@@ -332,7 +325,7 @@ export class Wal {
    * it would have anyway. Another failure is kept for the next append.
    */
   private fill(bytes: number): Promise<void> {
-    const step = this.step();
+    const step = this.preallocate;
     const from = this.allocated;
     const target = Math.min(from + step * Math.max(1, Math.ceil((this.size + bytes - from) / step)), this.segmentBytes);
     if (target <= from || target < this.size + bytes) return Promise.resolve();
