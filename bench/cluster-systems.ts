@@ -42,10 +42,14 @@ const REQ_TIMEOUT_MS = 5_000;
 
 interface MusterMember extends Member { serverPort: number; gossipPort: number; dataDir: string }
 
-/** Node flags for a Muster server: a CPU profile into MUSTER_BENCH_PROF_DIR when set. */
+/**
+ * Node flags for a Muster server: a CPU profile into MUSTER_BENCH_PROF_DIR when set,
+ * and any flags in MUSTER_BENCH_NODE_ARGS (space-separated, e.g. `--trace-gc`).
+ */
 function profArgs(): string[] {
   const dir = process.env['MUSTER_BENCH_PROF_DIR'];
-  return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
+  const extra = (process.env['MUSTER_BENCH_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== '');
+  return [...(dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : []), ...extra];
 }
 
 export class MusterCluster implements ClusterSystem {

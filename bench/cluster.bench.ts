@@ -10,7 +10,10 @@
  *    16 through a follower, and linearizable GETs at 64 from the leader.
  *    Muster: PUT /v1/kv/bench/<i>, GET /v1/kv/bench/<i>?consistent.
  *    etcd:   POST /v3/kv/put, POST /v3/kv/range (JSON gateway, serializable=false).
- *    Each phase runs OPS requests or SECONDS seconds, whichever comes first.
+ *    Each phase runs OPS requests or SECONDS seconds, whichever comes first,
+ *    split into ROUNDS slices that alternate between the systems (M E E M M E
+ *    ...), so that a slow spell of this shared machine hits both alike; the
+ *    slices of one system are summed.
  * 2. Failover, REPS times each: three probe loops, one per server, each
  *    issuing a write every 10 ms (open loop, 8 s timeout per write); SIGKILL
  *    of the leader; the window is the time from the kill to the first
@@ -20,7 +23,7 @@
  * 3. One write during the election, REPS times each: SIGKILL of the leader,
  *    then at once one write to a follower, awaited (15 s timeout).
  *
- * Run: npm run build && node dist/bench/cluster.bench.js [OPS=3000] [SECONDS=5] [REPS=5] [LOG_LEVEL=warn] [SECTIONS=1,2,3]
+ * Run: npm run build && node dist/bench/cluster.bench.js [OPS=3000] [SECONDS=5] [REPS=5] [LOG_LEVEL=warn] [SECTIONS=1,2,3] [ROUNDS=4]
  * (LOG_LEVEL is Muster's -log-level; log tails are printed when something goes wrong.)
  * Section 1 starts with 1000 uncounted PUTs at c=8 to each system (Node's JIT warm-up).
  * MUSTER_BENCH_PROF_DIR=dir runs the Muster servers with --cpu-prof into that directory
@@ -43,6 +46,8 @@ const SECONDS = Number(process.argv[3] ?? 5);
 const REPS = Number(process.argv[4] ?? 5);
 const LOG_LEVEL = process.argv[5] ?? 'warn';
 const SECTIONS = new Set((process.argv[6] ?? '1,2,3').split(','));
+/** Each throughput phase runs as this many alternating slices per system (OPS and SECONDS split among them). */
+const ROUNDS = Math.max(1, Number(process.argv[7] ?? 4));
 const VALUE = Buffer.alloc(256, 'x');
 /** Per-request timeout in the throughput phases. */
 const PHASE_REQ_TIMEOUT_MS = 10_000;
@@ -57,7 +62,7 @@ const SINGLE_WRITE_TIMEOUT_MS = 15_000;
 const RESTART_TIMEOUT_MS = 60_000;
 const OVERALL_LIMIT_MS = 30 * 60_000;
 
-interface PhaseResult { ok: number; seconds: number; p50: number; p99: number; errors: number; firstError: string }
+interface PhaseResult { ok: number; seconds: number; latencies: number[]; p50: number; p99: number; errors: number; firstError: string }
 
 async function main(): Promise<void> {
   installCleanup(OVERALL_LIMIT_MS);
@@ -151,15 +156,20 @@ async function throughput(muster: MusterCluster, etcd: EtcdCluster): Promise<voi
   }
   console.log(`(warm-up, not counted: ${WARMUP_OPS} PUTs at c=8 to each leader)`);
   for (const [label, conc, kind, via] of phases) {
-    const res: PhaseResult[] = [];
-    for (const sys of [muster, etcd] as ClusterSystem[]) {
-      const leader = await sys.leader(10_000);
-      const target = via === 'leader' ? leader : (sys.members.find((m) => m !== leader && isRunning(m)) as Member);
-      const keys = Math.max(1, Math.min(1000, written.get(sys.name) ?? 1000));
-      const r = await phase(sys, target.httpPort, conc, kind, keys);
-      if (kind === 'put') written.set(sys.name, Math.max(written.get(sys.name) ?? 0, r.ok));
-      res.push(r);
+    // ROUNDS alternating slices of the phase per system, so that the machine's drift (other
+    // tenants, page cache, the host) falls on both alike instead of on whichever ran second
+    const parts: Record<string, PhaseResult[]> = { [muster.name]: [], [etcd.name]: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const sys of (round % 2 === 0 ? [muster, etcd] : [etcd, muster]) as ClusterSystem[]) {
+        const leader = await sys.leader(10_000);
+        const target = via === 'leader' ? leader : (sys.members.find((m) => m !== leader && isRunning(m)) as Member);
+        const keys = Math.max(1, Math.min(1000, written.get(sys.name) ?? 1000));
+        const r = await phase(sys, target.httpPort, conc, kind, keys, Math.ceil(OPS / ROUNDS), SECONDS / ROUNDS);
+        if (kind === 'put') written.set(sys.name, Math.max(written.get(sys.name) ?? 0, r.ok));
+        parts[sys.name]?.push(r);
+      }
     }
+    const res = [merge(parts[muster.name] ?? []), merge(parts[etcd.name] ?? [])];
     const [m, e] = res as [PhaseResult, PhaseResult];
     console.log(`${label.padEnd(22)} muster ${fmt(m)} | etcd ${fmt(e)} | muster/etcd ops/s ${ratio(m.ok / m.seconds, e.ok / e.seconds)}, p50 ${ratio(m.p50, e.p50)}, p99 ${ratio(m.p99, e.p99)}`);
     if (m.errors > 0) {
@@ -175,13 +185,23 @@ function fmt(r: PhaseResult): string {
   return `${(r.ok / r.seconds).toFixed(0).padStart(5)} ops/s p50 ${r.p50.toFixed(2).padStart(6)} ms p99 ${r.p99.toFixed(2).padStart(6)} ms${err}`;
 }
 
-async function phase(sys: ClusterSystem, port: number, concurrency: number, kind: 'put' | 'get', keys: number, ops = OPS): Promise<PhaseResult> {
+/** One system's rounds of a phase as one result: requests and seconds summed, percentiles over all latencies. */
+function merge(parts: PhaseResult[]): PhaseResult {
+  const latencies = parts.flatMap((p) => p.latencies).sort((a, b) => a - b);
+  const errors = parts.reduce((n, p) => n + p.errors, 0);
+  return {
+    ok: latencies.length, seconds: parts.reduce((n, p) => n + p.seconds, 0), latencies,
+    p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), errors, firstError: parts.find((p) => p.firstError !== '')?.firstError ?? '',
+  };
+}
+
+async function phase(sys: ClusterSystem, port: number, concurrency: number, kind: 'put' | 'get', keys: number, ops = OPS, seconds = SECONDS): Promise<PhaseResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
   let firstError = '';
-  const deadline = performance.now() + SECONDS * 1000;
+  const deadline = performance.now() + seconds * 1000;
   const started = performance.now();
   const worker = async () => {
     while (next < ops && performance.now() < deadline) {
@@ -196,10 +216,10 @@ async function phase(sys: ClusterSystem, port: number, concurrency: number, kind
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = (performance.now() - started) / 1000;
+  const took = (performance.now() - started) / 1000;
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  return { ok: latencies.length, seconds, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), errors, firstError };
+  return { ok: latencies.length, seconds: took, latencies, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), errors, firstError };
 }
 
 function describe(r: Reply): string {
