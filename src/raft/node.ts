@@ -337,18 +337,23 @@ export class RaftNode {
     // than ours. Appends that carry no entries only tell followers the new commit index: they
     // are held back (holdNotice).
     const late: Message[] = [];
+    let sentFirst = false;
     for (const m of rd.messages) {
       if (m.type === 'app' && m.entries.length === 0 && rd.committedEntries.length > 0) this.holdNotice(m);
-      else if (this.opts.core.asyncLeaderPersist && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')) this.send(m);
-      else late.push(m);
+      else if (this.opts.core.asyncLeaderPersist && (m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap')) {
+        this.send(m);
+        sentFirst = true;
+      } else late.push(m);
     }
     // 1. persist: nothing that depends on this state leaves before it is on disk. A change of the
     // commit index alone is not worth a disk write: after a restart the leader tells us again,
     // and the state machine is rebuilt from the snapshot and the log anyway.
     const persist = this.wal !== undefined && (rd.mustSync || rd.entries.length > 0);
     // The RPC layer writes the messages sent above on nextTick (it corks the sockets until then);
-    // the save is issued after them, so the followers' writes start before ours.
-    let saving = persist && !rd.snapshot ? this.saveAfterSends(rd) : undefined;
+    // the save is issued after them, so the followers' writes start before ours. With nothing
+    // sent first (a follower) it starts now; a small one is done when save() returns (the WAL
+    // writes it inline).
+    let saving = persist && !rd.snapshot ? (sentFirst ? this.saveAfterSends(rd) : this.wal?.save(rd.hardState, rd.entries, rd.mustSync)) : undefined;
     saving?.catch(noop); // awaited below; a throw before that must not leave it unhandled
     // a snapshot goes to disk before the entries after it (and after one of ours being written)
     if (rd.snapshot) {
@@ -361,8 +366,9 @@ export class RaftNode {
       if (persist) saving = this.wal?.save(rd.hardState, rd.entries, rd.mustSync);
     }
     // Committed entries that were on this node's disk before this Ready need not wait for its
-    // write: they are applied while it is in flight (applying sends nothing). Under load this takes
-    // one fsync off every acknowledgement: the entries of batch n are answered during batch n+1's.
+    // write: a leader applies them while its write waits for the sockets (applying sends
+    // nothing). Under load this takes one fsync off every acknowledgement: the entries of batch n
+    // are answered during batch n+1's. A follower acknowledges first and applies after.
     let early = 0;
     if (!rd.snapshot) {
       const onDisk = Math.min(this.storage.lastIndex(), (rd.entries[0]?.index ?? Infinity) - 1);

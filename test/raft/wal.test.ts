@@ -231,6 +231,32 @@ t.test('zero-filling runs ahead of the writes while they go on, and everything r
   t.same(recovered.hardState, hs(1, 599));
 });
 
+t.test('a small append is on disk when save() returns; larger ones go through the thread pool', async (t) => {
+  const dir = tempDir(t);
+  await withWal(dir, { preallocateBytes: 64 * 1024 }, async (wal) => {
+    await wal.save(hs(1, 0), ents(1, 1), true); // the first one waits for the first zero-fill
+    const path = join(dir, segments(dir)[0] as string);
+    const before = recordsEnd(path);
+    const saving = wal.save(hs(1, 1), ents(2, 2), true);
+    t.ok(recordsEnd(path) > before, 'the record was written before save() returned (inline, on this thread)');
+    await saving;
+    await wal.save(hs(1, 2), ents(3, 3, 1, 300 * 1024), true);
+    t.ok(recordsEnd(path) > 300 * 1024, 'a 300 KiB append (over the 256 KiB inline limit) was written too');
+  });
+  const { recovered, warnings } = await withWal(dir, {});
+  t.same(warnings, []);
+  t.same(recovered.entries, [...ents(1, 2), ...ents(3, 3, 1, 300 * 1024)]);
+
+  const pooled = tempDir(t);
+  await withWal(pooled, { inlineWriteBytes: 0 }, async (wal) => {
+    const fired = [];
+    for (let i = 1; i <= 50; i++) fired.push(wal.save(hs(1, i - 1), ents(i, i), true));
+    await Promise.all(fired);
+  });
+  t.same((await withWal(pooled, {})).recovered.entries, ents(1, 50), 'with inlineWriteBytes 0 every write goes through the pool, in order');
+  await t.rejects(Wal.open(tempDir(t), { inlineWriteBytes: -1 }), /inlineWriteBytes must be a non-negative integer/);
+});
+
 t.test('a full segment is trimmed to its records before the next one starts', async (t) => {
   const dir = tempDir(t);
   await withWal(dir, { segmentBytes: 3000, preallocateBytes: 1024 }, async (wal) => {

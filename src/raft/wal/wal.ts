@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, writeSync } from 'node:fs';
 import { mkdir, open, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Entry, HardState } from '../types.js';
@@ -13,6 +13,8 @@ export { WalCorruptError } from './replay.js';
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 /** How much of a segment is zero-filled ahead of its writes at a time (1 MiB). */
 export const DEFAULT_PREALLOCATE_BYTES = 1024 * 1024;
+/** Appends up to this size are written on the calling thread (256 KiB); see WalOptions.inlineWriteBytes. */
+export const DEFAULT_INLINE_WRITE_BYTES = 256 * 1024;
 
 export interface WalOptions {
   /** Start a new segment before appending once the current one has at least this many bytes. Default 64 MiB. A segment exceeds it by at most one batch. */
@@ -26,6 +28,19 @@ export interface WalOptions {
    * one another's journal commits.
    */
   preallocateBytes?: number;
+  /**
+   * Appends of at most this many bytes are written with a synchronous
+   * `pwrite` on the calling thread (default 256 KiB; 0 sends every write
+   * through libuv's thread pool). Handing a write of a few hundred bytes to the
+   * pool costs two cross-thread wake-ups, which on a busy machine measured
+   * 15-25% more CPU per replicated write. The caller's event loop waits for
+   * the disk meanwhile: Raft waits for the write anyway, and other work
+   * (HTTP, gossip) is held up by one small synced write. A disk that
+   * stalls stalls the agent with it, as etcd's raft loop does. Larger
+   * writes (snapshot catch-up, big values) still go through the pool.
+   * Only with O_DSYNC (no custom `sync`).
+   */
+  inlineWriteBytes?: number;
   /** Called with one-line warnings, e.g. a torn tail truncated. Default: ignore. */
   warn?: (msg: string) => void;
   /**
@@ -90,6 +105,7 @@ export class Wal {
     private readonly segments: Segment[],
     private readonly dsync: boolean,
     private readonly preallocate: number,
+    private readonly inlineWrite: number,
     private readonly warn: (msg: string) => void,
     private fh: FileHandle,
     private size: number,
@@ -108,8 +124,10 @@ export class Wal {
     const dirSync = opts.sync ?? fsync;
     const dsync = opts.sync === undefined;
     const preallocate = opts.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES;
+    const inlineWrite = dsync ? opts.inlineWriteBytes ?? DEFAULT_INLINE_WRITE_BYTES : 0;
     if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1) throw new TypeError(`wal: segmentBytes must be a positive integer, got ${segmentBytes}`);
     if (!Number.isSafeInteger(preallocate) || preallocate < 0) throw new TypeError(`wal: preallocateBytes must be a non-negative integer, got ${preallocate}`);
+    if (!Number.isSafeInteger(inlineWrite) || inlineWrite < 0) throw new TypeError(`wal: inlineWriteBytes must be a non-negative integer, got ${inlineWrite}`);
 
     if (!(await exists(dir))) {
       await mkdir(dir, { recursive: true });
@@ -144,7 +162,7 @@ export class Wal {
       await syncDir(dir, dirSync);
       segments.push(seg);
     }
-    const wal = new Wal(dir, segmentBytes, sync, dirSync, segments, dsync, preallocate, warn, fh, size, allocated, lastIndex, marker, { ...recovered.hardState });
+    const wal = new Wal(dir, segmentBytes, sync, dirSync, segments, dsync, preallocate, inlineWrite, warn, fh, size, allocated, lastIndex, marker, { ...recovered.hardState });
     return { wal, recovered };
   }
 
@@ -257,7 +275,9 @@ export class Wal {
       run = this.tail.then(start);
     }
     this.running++;
-    this.tail = run.then(noop, noop).then(() => { this.running--; });
+    // registered before the caller's own reaction to `run`, so a caller that awaited it finds the WAL idle
+    const settled = (): void => { this.running--; };
+    this.tail = run.then(settled, settled);
     return run;
   }
 
@@ -280,11 +300,14 @@ export class Wal {
     if (nextIndex !== undefined && this.size >= this.segmentBytes) await this.cut(nextIndex);
     if (this.fillFailed !== undefined) throw this.fillFailed;
     if (this.preallocate > 0 && !this.noRoom && this.size + buf.length > this.allocated) await this.reserve(buf.length);
+    const inline = buf.length <= this.inlineWrite;
     let done = 0;
     while (done < buf.length) {
-      const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, this.size + done);
-      if (bytesWritten <= 0) throw new Error(`wal: write to ${this.current().name} made no progress`);
-      done += bytesWritten;
+      const n = inline
+        ? writeSync(this.fh.fd, buf, done, buf.length - done, this.size + done)
+        : (await this.fh.write(buf, done, buf.length - done, this.size + done)).bytesWritten;
+      if (n <= 0) throw new Error(`wal: write to ${this.current().name} made no progress`);
+      done += n;
     }
     this.size += buf.length;
     this.allocated = Math.max(this.allocated, this.size);
