@@ -9,6 +9,10 @@ import { decodeValue, encodeValue } from './codec.js';
  */
 export const REQUEST_MEMORY_MS = 120_000;
 
+/** Outcome strings up to this length are shared between rows ("ok, true" is most of them). */
+const SHARED_OUTCOME_MAX = 64;
+const SHARED_OUTCOMES_MAX = 256;
+
 export interface RememberedOutcome {
   at: number;
   /** The result as the command codec writes it (ok: the value; else the error). */
@@ -22,6 +26,8 @@ export interface RememberedOutcome {
  */
 export class RequestLog {
   private readonly byId = new Map<string, RememberedOutcome>();
+  /** One copy of each short outcome string: a busy server remembers some 100,000 rows, nearly all `{"ok":true,"value":true}`. */
+  private readonly shared = new Map<string, string>();
 
   get(id: string): { ok: true; value: unknown } | { ok: false; error: MusterError } | undefined {
     const r = this.byId.get(id);
@@ -36,7 +42,7 @@ export class RequestLog {
     const outcome = result.ok
       ? encodeValue({ ok: true, value: result.value }).toString('utf8')
       : encodeValue({ ok: false, code: result.error.code, message: result.error.message }).toString('utf8');
-    this.byId.set(id, { at, outcome });
+    this.byId.set(id, { at, outcome: this.share(outcome) });
     // forget what is older than the memory, oldest first (apply order is close to time order)
     for (const [k, v] of this.byId) {
       if (v.at >= at - REQUEST_MEMORY_MS) break;
@@ -44,12 +50,21 @@ export class RequestLog {
     }
   }
 
+  /** The rows in apply order. The row objects are the log's own: they are never changed once stored, and must not be. */
   dump(): Array<[string, RememberedOutcome]> {
     return [...this.byId];
   }
 
   restore(rows: Array<[string, RememberedOutcome]>): void {
     this.byId.clear();
-    for (const [k, v] of rows) this.byId.set(k, { at: v.at, outcome: v.outcome });
+    for (const [k, v] of rows) this.byId.set(k, { at: v.at, outcome: this.share(v.outcome) });
+  }
+
+  private share(outcome: string): string {
+    if (outcome.length > SHARED_OUTCOME_MAX) return outcome;
+    const known = this.shared.get(outcome);
+    if (known !== undefined) return known;
+    if (this.shared.size < SHARED_OUTCOMES_MAX) this.shared.set(outcome, outcome);
+    return outcome;
   }
 }

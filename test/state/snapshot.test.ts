@@ -514,6 +514,7 @@ t.test('request IDs: a retried command applies once, and the memory survives a s
   t.equal(store.kv.get('k')?.value.toString(), 'b', 'and changes nothing');
   const copy = new StateStore();
   restoreStore(copy, snapshotStore(store));
+  t.same(snapshotStore(copy), snapshotStore(store), 'the restored copy snapshots to the same bytes, request log included');
   const third = copy.apply(4, put('a'));
   t.ok(third.ok, 'a retry after a snapshot restore');
   t.equal(copy.kv.get('k')?.value.toString(), 'b', 'is still recognised');
