@@ -84,6 +84,7 @@ export class ServerCluster {
       dataDir,
       commitNoticeMs: DEFAULTS.raft.commitNoticeMs,
       snapshotThreshold: DEFAULTS.raft.snapshotThreshold,
+      snapshotIntervalMs: DEFAULTS.raft.snapshotIntervalMs,
       trailingLogs: DEFAULTS.raft.trailingLogs,
       fsm: {
         apply: (e: Entry) => {

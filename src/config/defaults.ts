@@ -45,6 +45,9 @@ export const DEFAULTS = Object.freeze({
     maxCommittedSizePerReady: 16 * 1024 * 1024, // bytes applied per batch
     snapshotThreshold: 8192,       // Consul's raft_snapshot_threshold
     trailingLogs: 10_240,          // Consul's raft_trailing_logs
+    // at most one snapshot per 30 s unless the log reaches 4 thresholds (hashicorp/raft, whose
+    // threshold and trailing logs these are, checks every 120 s)
+    snapshotIntervalMs: 30_000,
     holdMs: 5_000,                 // a write waits this long for a leader before "No cluster leader" (Consul: rpc_hold_timeout 7 s)
     // default-mode reads: the leader answers alone while a quorum answered it this recently,
     // else it confirms with a quorum round first; half the 700 ms minimum election timeout

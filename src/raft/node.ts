@@ -46,6 +46,14 @@ export interface RaftNodeOptions {
   /** Entries kept behind a snapshot so a slightly slow follower catches up without one. */
   trailingLogs: number;
   /**
+   * At most one snapshot per this many ms (default 0: no limit), unless the
+   * log has grown to SNAPSHOT_CAP_FACTOR thresholds. A snapshot costs in
+   * proportion to the state, and part of the state (the request log) grows
+   * with the write rate: without a spacing, snapshots under a heavy load
+   * came every few seconds and each held the event loop longer.
+   */
+  snapshotIntervalMs?: number;
+  /**
    * How long a leader may hold a commit notice (an append with no entries)
    * for the next append to carry it instead; default 0 (the next turn).
    */
@@ -56,6 +64,9 @@ export interface RaftNodeOptions {
   onConfChange?: (cc: ConfChange, conf: ConfState) => void;
   random?: () => number;
 }
+
+/** However recent the last snapshot, one is taken once the log holds this many thresholds of entries. */
+export const SNAPSHOT_CAP_FACTOR = 4;
 
 interface Pending {
   term: number;
@@ -95,6 +106,8 @@ export class RaftNode {
   private drained: Promise<void> = Promise.resolve();
   /** A snapshot of ours being written out (maybeSnapshot). */
   private persisting: Promise<void> | undefined;
+  /** When the last snapshot was taken (performance.now()); the node's start counts as one. */
+  private snappedAt = performance.now();
   /** Commit notices held back (see handle): the newest for each follower. */
   private readonly heldNotices = new Map<NodeId, Message>();
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
@@ -508,7 +521,11 @@ export class RaftNode {
    */
   private maybeSnapshot(): void {
     const applied = this.core.log.applied;
-    if (this.persisting || applied - this.snapIndex < this.opts.snapshotThreshold) return;
+    const since = applied - this.snapIndex;
+    if (this.persisting || since < this.opts.snapshotThreshold) return;
+    const now = performance.now();
+    if (now - this.snappedAt < (this.opts.snapshotIntervalMs ?? 0) && since < this.opts.snapshotThreshold * SNAPSHOT_CAP_FACTOR) return;
+    this.snappedAt = now;
     const data = this.opts.fsm.snapshot();
     const snap = this.storage.createSnapshot(applied, this.core.confState(), data);
     this.snapIndex = applied;

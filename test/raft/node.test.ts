@@ -58,32 +58,35 @@ t.test('a leader is in lease while a quorum answers it, and out of it soon after
   t.notOk(leader.inLease(LEASE_MS), 'the old one is not');
 });
 
+/** A single-node Raft on disk in `dir` whose state machine sums the numbers applied (and counts them). */
+async function openSolo(dir: string, state: { sum: number; n: number }, extra: { snapshotIntervalMs?: number } = {}): Promise<RaftNode> {
+  const node = await RaftNode.open({
+    core: {
+      id: 'solo', electionTicks: 14, heartbeatTicks: 2, maxSizePerMsg: 1 << 20, maxInflight: 64,
+      maxCommittedSizePerReady: 1 << 20, preVote: true, checkQuorum: true, asyncLeaderPersist: true,
+    },
+    tickMs: TICK_MS,
+    dataDir: dir,
+    snapshotThreshold: 20,
+    trailingLogs: 5,
+    ...extra,
+    fsm: {
+      apply: (e) => { state.sum += Number(Buffer.from(e.data).toString()); state.n++; return state.sum; },
+      snapshot: () => Buffer.from(JSON.stringify(state)),
+      restore: (data) => Object.assign(state, JSON.parse(Buffer.from(data).toString()) as { sum: number; n: number }),
+    },
+    transport: { send: () => undefined },
+  });
+  node.bootstrap([{ id: 'solo', context: 'solo' }]);
+  node.start();
+  await waitFor(() => node.isLeader, { timeoutMs: 10_000, message: 'the single node leads' });
+  return node;
+}
+
 t.test('snapshots are written out in the background, and a restart restores them with the log after', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'muster-node-snap-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  /** The state machine: the sum and count of the numbers applied. */
-  const open = async (state: { sum: number; n: number }) => {
-    const node = await RaftNode.open({
-      core: {
-        id: 'solo', electionTicks: 14, heartbeatTicks: 2, maxSizePerMsg: 1 << 20, maxInflight: 64,
-        maxCommittedSizePerReady: 1 << 20, preVote: true, checkQuorum: true, asyncLeaderPersist: true,
-      },
-      tickMs: TICK_MS,
-      dataDir: dir,
-      snapshotThreshold: 20,
-      trailingLogs: 5,
-      fsm: {
-        apply: (e) => { state.sum += Number(Buffer.from(e.data).toString()); state.n++; return state.sum; },
-        snapshot: () => Buffer.from(JSON.stringify(state)),
-        restore: (data) => Object.assign(state, JSON.parse(Buffer.from(data).toString()) as { sum: number; n: number }),
-      },
-      transport: { send: () => undefined },
-    });
-    node.bootstrap([{ id: 'solo', context: 'solo' }]);
-    node.start();
-    await waitFor(() => node.isLeader, { timeoutMs: 10_000, message: 'the single node leads' });
-    return node;
-  };
+  const open = (state: { sum: number; n: number }) => openSolo(dir, state);
   const first = { sum: 0, n: 0 };
   const node = await open(first);
   // proposals fired together: their entries commit while snapshots are being written
@@ -103,6 +106,22 @@ t.test('snapshots are written out in the background, and a restart restores them
   await again.flush();
   t.same(second, first, 'the restart restored the newest snapshot and replayed the log after it');
   t.equal(await again.propose(Buffer.from('1000')), first.sum + 1000, 'and goes on from there');
+});
+
+t.test('snapshots are spaced by snapshotIntervalMs until the log reaches four thresholds', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'muster-node-snapint-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = { sum: 0, n: 0 };
+  const node = await openSolo(dir, state, { snapshotIntervalMs: 3_600_000 });
+  t.teardown(() => node.stop());
+  const snapshots = () => readdirSync(join(dir, 'snapshots')).filter((f) => !f.endsWith('.tmp'));
+  for (let i = 1; i <= 70; i++) await node.propose(Buffer.from(String(i)));
+  await node.flush();
+  t.same(snapshots(), [], '70 entries past a threshold of 20, within the interval: no snapshot');
+  for (let i = 71; i <= 85; i++) await node.propose(Buffer.from(String(i)));
+  await node.flush();
+  t.equal(snapshots().length, 1, 'at 4 x 20 entries one is taken all the same');
+  t.equal(state.sum, (85 * 86) / 2, 'every proposal applied once');
 });
 
 t.test('commit notices wait for the next append, and followers still learn the commit when writes stop', async (t) => {
