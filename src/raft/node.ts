@@ -383,7 +383,7 @@ export class RaftNode {
     // nothing). Under load this takes one fsync off every acknowledgement: the entries of batch n
     // are answered during batch n+1's. A follower acknowledges first and applies after.
     let early = 0;
-    if (!rd.snapshot) {
+    if (!rd.snapshot && sentFirst) {
       const onDisk = Math.min(this.storage.lastIndex(), (rd.entries[0]?.index ?? Infinity) - 1);
       while (early < rd.committedEntries.length && (rd.committedEntries[early] as Entry).index <= onDisk) {
         this.applyEntry(rd.committedEntries[early++] as Entry);
@@ -394,6 +394,9 @@ export class RaftNode {
     this.storage.append(rd.entries);
     // 2. send (votes and acknowledgements promise what is now on disk)
     for (const m of late) this.send(m);
+    // The transport writes them on nextTick; applying first would hold them that long. A tick
+    // queued now runs after that write.
+    if (late.length > 0 && rd.committedEntries.length > early) await new Promise<void>((r) => process.nextTick(r));
     // 3. apply
     if (rd.snapshot) {
       this.opts.fsm.restore(rd.snapshot.data);
