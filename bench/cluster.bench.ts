@@ -158,17 +158,21 @@ async function throughput(muster: MusterCluster, etcd: EtcdCluster): Promise<voi
   for (const [label, conc, kind, via] of phases) {
     // ROUNDS alternating slices of the phase per system, so that the machine's drift (other
     // tenants, page cache, the host) falls on both alike instead of on whichever ran second
+    // (one keep-alive pool per system for all its slices: each slice opening its connections
+    // afresh would measure connection set-up bursts ROUNDS times over)
     const parts: Record<string, PhaseResult[]> = { [muster.name]: [], [etcd.name]: [] };
+    const pools: Record<string, Agent> = { [muster.name]: new Agent({ keepAlive: true, maxSockets: conc }), [etcd.name]: new Agent({ keepAlive: true, maxSockets: conc }) };
     for (let round = 0; round < ROUNDS; round++) {
       for (const sys of (round % 2 === 0 ? [muster, etcd] : [etcd, muster]) as ClusterSystem[]) {
         const leader = await sys.leader(10_000);
         const target = via === 'leader' ? leader : (sys.members.find((m) => m !== leader && isRunning(m)) as Member);
         const keys = Math.max(1, Math.min(1000, written.get(sys.name) ?? 1000));
-        const r = await phase(sys, target.httpPort, conc, kind, keys, Math.ceil(OPS / ROUNDS), SECONDS / ROUNDS);
+        const r = await phase(sys, target.httpPort, conc, kind, keys, Math.ceil(OPS / ROUNDS), SECONDS / ROUNDS, pools[sys.name]);
         if (kind === 'put') written.set(sys.name, Math.max(written.get(sys.name) ?? 0, r.ok));
         parts[sys.name]?.push(r);
       }
     }
+    for (const pool of Object.values(pools)) pool.destroy();
     const res = [merge(parts[muster.name] ?? []), merge(parts[etcd.name] ?? [])];
     const [m, e] = res as [PhaseResult, PhaseResult];
     console.log(`${label.padEnd(22)} muster ${fmt(m)} | etcd ${fmt(e)} | muster/etcd ops/s ${ratio(m.ok / m.seconds, e.ok / e.seconds)}, p50 ${ratio(m.p50, e.p50)}, p99 ${ratio(m.p99, e.p99)}`);
@@ -195,8 +199,9 @@ function merge(parts: PhaseResult[]): PhaseResult {
   };
 }
 
-async function phase(sys: ClusterSystem, port: number, concurrency: number, kind: 'put' | 'get', keys: number, ops = OPS, seconds = SECONDS): Promise<PhaseResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+/** Runs one phase (or slice) over `pool` when given (left open), else over a pool of its own. */
+async function phase(sys: ClusterSystem, port: number, concurrency: number, kind: 'put' | 'get', keys: number, ops = OPS, seconds = SECONDS, pool?: Agent): Promise<PhaseResult> {
+  const agent = pool ?? new Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;
@@ -217,7 +222,7 @@ async function phase(sys: ClusterSystem, port: number, concurrency: number, kind
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const took = (performance.now() - started) / 1000;
-  agent.destroy();
+  if (!pool) agent.destroy();
   latencies.sort((a, b) => a - b);
   return { ok: latencies.length, seconds: took, latencies, p50: pct(latencies, 0.5), p99: pct(latencies, 0.99), errors, firstError };
 }
