@@ -424,11 +424,19 @@ export class RaftNode {
     this.maybeSnapshot();
   }
 
+  /**
+   * A leader's own write, issued once its appends have left, through the thread pool: meanwhile
+   * it goes on reading requests (the next batch) and acknowledgements, which commit the entries
+   * without it when both followers are faster. Written inline (as a follower's is), a burst of
+   * new client connections was taken in small batches each behind a blocking write: 64 new
+   * connections' first PUTs took 100-230 ms against 30-80 ms. A disk that stalls then stalls only
+   * this node's commits, not its heartbeats and reads.
+   */
   private saveAfterSends(rd: Ready): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       process.nextTick(() => {
         const wal = this.wal;
-        if (wal) wal.save(rd.hardState, rd.entries, rd.mustSync).then(resolve, reject);
+        if (wal) wal.save(rd.hardState, rd.entries, rd.mustSync, true).then(resolve, reject);
         else resolve();
       });
     });

@@ -231,7 +231,7 @@ t.test('zero-filling runs ahead of the writes while they go on, and everything r
   t.same(recovered.hardState, hs(1, 599));
 });
 
-t.test('a small append is on disk when save() returns; larger ones go through the thread pool', async (t) => {
+t.test('a small append is on disk when save() returns; larger or pooled ones go through the thread pool', async (t) => {
   const dir = tempDir(t);
   await withWal(dir, { preallocateBytes: 64 * 1024 }, async (wal) => {
     await wal.save(hs(1, 0), ents(1, 1), true); // the first one waits for the first zero-fill
@@ -254,6 +254,13 @@ t.test('a small append is on disk when save() returns; larger ones go through th
     await Promise.all(fired);
   });
   t.same((await withWal(pooled, {})).recovered.entries, ents(1, 50), 'with inlineWriteBytes 0 every write goes through the pool, in order');
+  const asked = tempDir(t);
+  await withWal(asked, {}, async (wal) => {
+    const fired = [];
+    for (let i = 1; i <= 50; i++) fired.push(wal.save(hs(1, i - 1), ents(i, i), true, i % 2 === 0));
+    await Promise.all(fired);
+  });
+  t.same((await withWal(asked, {})).recovered.entries, ents(1, 50), 'pooled and inline saves mixed keep their order');
   await t.rejects(Wal.open(tempDir(t), { inlineWriteBytes: -1 }), /inlineWriteBytes must be a non-negative integer/);
 });
 

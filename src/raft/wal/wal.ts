@@ -31,14 +31,15 @@ export interface WalOptions {
   /**
    * Appends of at most this many bytes are written with a synchronous
    * `pwrite` on the calling thread (default 256 KiB; 0 sends every write
-   * through libuv's thread pool). Handing a write of a few hundred bytes to the
-   * pool costs two cross-thread wake-ups, which on a busy machine measured
-   * 15-25% more CPU per replicated write. The caller's event loop waits for
-   * the disk meanwhile: Raft waits for the write anyway, and other work
-   * (HTTP, gossip) is held up by one small synced write. A disk that
-   * stalls stalls the agent with it, as etcd's raft loop does. Larger
-   * writes (snapshot catch-up, big values) still go through the pool.
-   * Only with O_DSYNC (no custom `sync`).
+   * through libuv's thread pool), unless save() is asked for `pooled`.
+   * Handing a write of a few hundred bytes to the pool costs two cross-thread
+   * wake-ups, which on a busy machine measured 15-25% more CPU per replicated
+   * write. The caller's event loop waits for the disk meanwhile: a Raft
+   * follower waits for the write anyway, and other work (HTTP, gossip) is
+   * held up by one small synced write; a disk that stalls stalls the
+   * follower with it, as etcd's raft loop does. Larger writes (snapshot
+   * catch-up, big values) go through the pool. Only with O_DSYNC (no custom
+   * `sync`).
    */
   inlineWriteBytes?: number;
   /** Called with one-line warnings, e.g. a torn tail truncated. Default: ignore. */
@@ -166,8 +167,12 @@ export class Wal {
     return { wal, recovered };
   }
 
-  /** Appends `entries` (in order, contiguous) then `hardState` in one write, durable when it resolves (with a custom sync: when `sync`). */
-  save(hardState: HardState | undefined, entries: Entry[], sync: boolean): Promise<void> {
+  /**
+   * Appends `entries` (in order, contiguous) then `hardState` in one write, durable when it
+   * resolves (with a custom sync: when `sync`). With `pooled` the write goes through the thread
+   * pool whatever its size, so the caller's event loop runs on meanwhile.
+   */
+  save(hardState: HardState | undefined, entries: Entry[], sync: boolean, pooled = false): Promise<void> {
     const first = entries[0];
     for (let i = 1; i < entries.length; i++) {
       const e = entries[i] as Entry;
@@ -190,7 +195,7 @@ export class Wal {
         if (sync && this.dirty) await this.io(() => this.syncCurrent());
         return;
       }
-      await this.io(() => this.append(batch, first?.index ?? (this.lastIndex ?? 0) + 1, sync));
+      await this.io(() => this.append(batch, first?.index ?? (this.lastIndex ?? 0) + 1, sync, pooled));
       if (last !== undefined) {
         this.lastIndex = last;
         const seg = this.current();
@@ -296,11 +301,11 @@ export class Wal {
   }
 
   /** Writes `buf` at the end of the current segment, first starting a new one if it is full (unless nextIndex is undefined). */
-  private async append(buf: Buffer, nextIndex: number | undefined, sync: boolean): Promise<void> {
+  private async append(buf: Buffer, nextIndex: number | undefined, sync: boolean, pooled = false): Promise<void> {
     if (nextIndex !== undefined && this.size >= this.segmentBytes) await this.cut(nextIndex);
     if (this.fillFailed !== undefined) throw this.fillFailed;
     if (this.preallocate > 0 && !this.noRoom && this.size + buf.length > this.allocated) await this.reserve(buf.length);
-    const inline = buf.length <= this.inlineWrite;
+    const inline = !pooled && buf.length <= this.inlineWrite;
     let done = 0;
     while (done < buf.length) {
       const n = inline
