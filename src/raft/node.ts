@@ -364,9 +364,10 @@ export class RaftNode {
     const persist = this.wal !== undefined && (rd.mustSync || rd.entries.length > 0);
     // The RPC layer writes the messages sent above on nextTick (it corks the sockets until then);
     // the save is issued after them, so the followers' writes start before ours. With nothing
-    // sent first (a follower) it starts now; a small one is done when save() returns (the WAL
-    // writes it inline).
-    let saving = persist && !rd.snapshot ? (sentFirst ? this.saveAfterSends(rd) : this.wal?.save(rd.hardState, rd.entries, rd.mustSync)) : undefined;
+    // sent first it starts now. A leader's goes through the thread pool (see saveAfterSends);
+    // anyone else's, when small, is done when save() returns (the WAL writes it inline).
+    const leading = this.core.role === 'leader';
+    let saving = persist && !rd.snapshot ? (sentFirst ? this.saveAfterSends(rd) : this.wal?.save(rd.hardState, rd.entries, rd.mustSync, leading)) : undefined;
     saving?.catch(noop); // awaited below; a throw before that must not leave it unhandled
     // a snapshot goes to disk before the entries after it (and after one of ours being written)
     if (rd.snapshot) {
@@ -379,11 +380,11 @@ export class RaftNode {
       if (persist) saving = this.wal?.save(rd.hardState, rd.entries, rd.mustSync);
     }
     // Committed entries that were on this node's disk before this Ready need not wait for its
-    // write: a leader applies them while its write waits for the sockets (applying sends
-    // nothing). Under load this takes one fsync off every acknowledgement: the entries of batch n
-    // are answered during batch n+1's. A follower acknowledges first and applies after.
+    // write: a leader applies them while its write is in flight (applying sends nothing). Under
+    // load this takes one fsync off every acknowledgement: the entries of batch n are answered
+    // during batch n+1's. A follower acknowledges first and applies after.
     let early = 0;
-    if (!rd.snapshot && sentFirst) {
+    if (!rd.snapshot && leading) {
       const onDisk = Math.min(this.storage.lastIndex(), (rd.entries[0]?.index ?? Infinity) - 1);
       while (early < rd.committedEntries.length && (rd.committedEntries[early] as Entry).index <= onDisk) {
         this.applyEntry(rd.committedEntries[early++] as Entry);
