@@ -132,6 +132,9 @@ export class MemoryStorage implements Storage {
     const ents = skip > 0 ? entries.slice(skip) : entries;
     const at = (ents[0] as Entry).index - this.offset;
     if (at > this.ents.length) throw new Error(`raft: missing log entries [last ${this.lastIndex()}, append at ${(ents[0] as Entry).index}]`);
-    this.ents = this.ents.slice(0, at).concat(ents);
+    // in place: the log holds up to tens of thousands of entries, and copying it on every append
+    // cost more than the append (entries() hands out copies, so nothing outside sees this array)
+    if (at < this.ents.length) this.ents.length = at; // a conflicting suffix is replaced
+    for (const e of ents) this.ents.push(e);
   }
 }
