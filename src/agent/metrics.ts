@@ -49,6 +49,8 @@ export class AgentMetrics {
   readonly sidecar: SidecarObserver;
   private readonly httpLatency: Histogram;
   private readonly httpRequests: Counter;
+  /** routeLabel of each route pattern seen (as many as there are routes). */
+  private readonly routeLabels = new Map<string, string>();
 
   constructor(readonly clock: Clock) {
     this.startedAtMs = clock.now();
@@ -62,7 +64,8 @@ export class AgentMetrics {
 
   /** One HTTP request answered. `route` is the route's pattern, never the raw path (bounded labels). */
   requestServed(method: string, route: string, status: number, ms: number): void {
-    const path = routeLabel(route);
+    let path = this.routeLabels.get(route);
+    if (path === undefined) this.routeLabels.set(route, path = routeLabel(route));
     this.httpLatency.observe(ms, { method, path });
     this.httpRequests.inc({ method, path, code: String(status) });
   }

@@ -75,12 +75,22 @@ class SeriesTable<S extends { labels: Labels }> {
     return this.lookup(labels, false);
   }
 
+  /**
+   * Runs on every recording (each HTTP request records two): the key is built without arrays
+   * or JSON, each value prefixed by its length so that no two label sets share one.
+   */
   private lookup(labels: Labels, create: boolean): S | undefined {
-    const keys = Object.keys(labels);
-    if (keys.length !== this.labelNames.length || this.labelNames.some((n) => typeof labels[n] !== 'string')) {
-      throw invalid(`metric ${this.name} takes labels [${this.labelNames.join(', ')}], got [${keys.join(', ')}]`);
+    let given = 0;
+    for (const _ in labels) given++;
+    let key = '';
+    for (const n of this.labelNames) {
+      const v = labels[n];
+      if (typeof v !== 'string') given = -1;
+      else key += `${v.length}:${v}`;
     }
-    const key = JSON.stringify(this.labelNames.map((n) => labels[n]));
+    if (given !== this.labelNames.length) {
+      throw invalid(`metric ${this.name} takes labels [${this.labelNames.join(', ')}], got [${Object.keys(labels).join(', ')}]`);
+    }
     let row = this.rows.get(key);
     if (!row && create) {
       const copy: Record<string, string> = {};
@@ -170,8 +180,8 @@ export class Histogram {
   observe(value: number, labels: Labels = {}): void {
     if (Number.isNaN(value)) throw invalid(`histogram ${this.name} cannot observe NaN`);
     const row = this.table.get(labels);
-    let i = this.buckets.findIndex((b) => value <= b);
-    if (i < 0) i = this.buckets.length;
+    let i = 0;
+    while (i < this.buckets.length && value > (this.buckets[i] as number)) i++;
     row.bucketCounts[i] = (row.bucketCounts[i] ?? 0) + 1;
     record(row.stats, value);
   }
