@@ -83,7 +83,7 @@ export class Agent {
       this.store = new StateStore();
       this.rpcServer = new RpcServer({ datacenter: config.datacenter, node: config.nodeName, log: rpcLog });
       // the Raft writer exists once the cluster is open (start()); writes before that wait for it
-      this.writer = { write: (cmd) => this.serverWriter().write(cmd) };
+      this.writer = { write: (cmd, name) => this.serverWriter().write(cmd, name) };
       this.reader = new LocalCatalogReader(this.store);
       this.healthReader = new LocalHealthReader(this.store);
       this.sessionsImpl = new Sessions(this.store, this.writer, deps.log.child({ component: 'sessions' }));

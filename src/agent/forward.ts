@@ -11,22 +11,15 @@ import { isRpcError } from '../rpc/errors.js';
 import type { CatalogReader, CommandWriter } from './writer.js';
 import type { ServerCluster, ServerPeer } from './cluster.js';
 import { sleep, systemClock, type Clock } from '../time.js';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 
 /**
- * The request ID of the HTTP request being served, when it came with one
- * (set by the first agent that received it, kept across forwarding). Each
- * write it makes gets `<id>:<n>`, the same on a retry of the same request,
- * so a retried request's writes apply at most once.
+ * The ID a command is proposed under: the one it carries, the writer's
+ * caller's (an HTTP handler names its writes after the request: writeName),
+ * or a fresh one.
  */
-export const requestIds = new AsyncLocalStorage<{ id: string; seq: number }>();
-
-/** The ID a command is proposed under: the caller's, the HTTP request's next, or a fresh one. */
-export function requestIdFor(cmd: Command): string {
-  if (cmd.rid !== undefined) return cmd.rid;
-  const ctx = requestIds.getStore();
-  return ctx ? `${ctx.id}:${ctx.seq++}` : randomUUID();
+export function requestIdFor(cmd: Command, name: string | undefined): string {
+  return cmd.rid ?? name ?? randomUUID();
 }
 
 /** RPC method names served on the server port. */
@@ -104,8 +97,8 @@ export class RaftWriter implements CommandWriter {
     private readonly holdMs: number = DEFAULTS.raft.holdMs,
   ) {}
 
-  write(cmd: Command): Promise<unknown> {
-    return this.writeHops(encodeCommand({ ...cmd, at: cmd.at ?? this.clock.now(), rid: requestIdFor(cmd) }), 0);
+  write(cmd: Command, name?: string): Promise<unknown> {
+    return this.writeHops(encodeCommand({ ...cmd, at: cmd.at ?? this.clock.now(), rid: requestIdFor(cmd, name) }), 0);
   }
 
   /** Serves RPC.apply from another agent. */
@@ -214,8 +207,8 @@ export async function callAnyServer(
 export class RemoteWriter implements CommandWriter {
   constructor(private readonly picker: ServerPicker, private readonly rpc: RpcClient, private readonly clock: Clock = systemClock) {}
 
-  async write(cmd: Command): Promise<unknown> {
-    const body = encodeApply(encodeCommand({ ...cmd, at: cmd.at ?? this.clock.now(), rid: requestIdFor(cmd) }), 0);
+  async write(cmd: Command, name?: string): Promise<unknown> {
+    const body = encodeApply(encodeCommand({ ...cmd, at: cmd.at ?? this.clock.now(), rid: requestIdFor(cmd, name) }), 0);
     // idempotent: the request ID makes a resent command apply at most once
     return decodeValue(await callAnyServer(this.picker, this.rpc, RPC.apply, body, { timeoutMs: DEFAULTS.raft.holdMs + 5000, idempotent: true }));
   }

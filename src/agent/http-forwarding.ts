@@ -8,7 +8,7 @@ import { RaftError } from '../raft/node.js';
 import type { RpcClient } from '../rpc/client.js';
 import type { Agent } from './agent.js';
 import { randomUUID } from 'node:crypto';
-import { RPC, callAnyServer, fromRpcError, retryable, requestIds } from './forward.js';
+import { RPC, callAnyServer, fromRpcError, retryable } from './forward.js';
 
 /** Blocking queries hold a forwarded call up to their wait; the call's timeout allows that and more. */
 function callTimeout(req: ApiRequest): number {
@@ -37,7 +37,11 @@ export class HttpForwarding implements Forwarding {
       signal: req.signal, // a getter: the spread leaves it behind
       headers: { ...req.headers, 'x-muster-rid': rid, ...(hops === undefined ? {} : { 'x-muster-hops': String(hops) }) },
     });
-    const local = () => requestIds.run({ id: rid, seq: 0 }, runLocal);
+    // run here: the handler names its writes after the request (writeName)
+    const local = () => {
+      req.names = { id: rid, seq: 0 };
+      return runLocal();
+    };
     const cluster = this.agent.cluster;
     if (!cluster) {
       if (forwarded) throw new MusterError('ERR_INTERNAL', 'a client agent cannot serve a forwarded request');

@@ -34,17 +34,18 @@ export class Sessions {
     private readonly clockTimers: Timers = systemTimers,
   ) {}
 
-  async create(req: SessionRequest): Promise<string> {
+  /** `rid` names the write (a resent request's name makes it apply once); a fresh name without it. */
+  async create(req: SessionRequest, rid?: string): Promise<string> {
     validateTtl(req.ttl);
     const id = randomUUID();
-    await this.writer.write({ type: 'session-create', session: { ...req, id } });
+    await this.writer.write({ type: 'session-create', session: { ...req, id } }, rid);
     this.arm(id, req.ttl);
     return id;
   }
 
-  async destroy(id: string): Promise<void> {
+  async destroy(id: string, rid?: string): Promise<void> {
     this.disarm(id);
-    await this.writer.write({ type: 'session-destroy', id });
+    await this.writer.write({ type: 'session-destroy', id }, rid);
   }
 
   /** Resets the TTL timer; the session as stored, or a 404 for an unknown one. */

@@ -7,10 +7,12 @@ import { systemClock, type Clock } from '../time.js';
  * Where an agent's writes go. A single dev server applies them to its own
  * store; a replicated server proposes them to Raft; a client forwards them to
  * a server. Resolves with the command's result once it is applied, rejects
- * with the MusterError the state machine raised.
+ * with the MusterError the state machine raised. `name` is the request ID the
+ * command is proposed under when it carries none (a fresh one without it):
+ * a command proposed again under its name applies at most once.
  */
 export interface CommandWriter {
-  write(cmd: Command): Promise<unknown>;
+  write(cmd: Command, name?: string): Promise<unknown>;
 }
 
 /** What anti-entropy reads of the catalog about its own node. */

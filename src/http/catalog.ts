@@ -1,6 +1,6 @@
 import { MusterError } from '../errors.js';
 import type { Router } from './router.js';
-import { checkDatacenter, indexHeaders, jsonBody, type RouteDeps } from './context.js';
+import { checkDatacenter, indexHeaders, jsonBody, writeName, type RouteDeps } from './context.js';
 import { blockingQuery } from './blocking-query.js';
 import { json } from './response.js';
 import { catalogServiceJson, nodeJson, serviceJson } from './wire.js';
@@ -16,7 +16,7 @@ export function register(router: Router, deps: RouteDeps): void {
 
   router.add('PUT', '/v1/catalog/register', async (req) => {
     checkDatacenter(req, dc);
-    await agent.writer.write(decodeRegister(jsonBody(req), dc));
+    await agent.writer.write(decodeRegister(jsonBody(req), dc), writeName(req));
     return json(true);
   });
 
@@ -30,7 +30,7 @@ export function register(router: Router, deps: RouteDeps): void {
     const checkId = optStr(f, 'checkid');
     if (serviceId) cmd.serviceId = serviceId;
     if (checkId) cmd.checkId = checkId;
-    await agent.writer.write(cmd);
+    await agent.writer.write(cmd, writeName(req));
     return json(true);
   });
 

@@ -14,6 +14,15 @@ export interface RouteDeps {
   log: Logger;
 }
 
+/**
+ * The name of the request's next write, `<id>:<n>`: the same when the
+ * request is sent again, so a resent write applies at most once.
+ */
+export function writeName(req: ApiRequest): string | undefined {
+  const n = req.names;
+  return n ? `${n.id}:${n.seq++}` : undefined;
+}
+
 /** The headers every read served by the state store carries. */
 export function indexHeaders(index: number): Record<string, string> {
   return {

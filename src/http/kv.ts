@@ -2,7 +2,7 @@ import { MusterError } from '../errors.js';
 import { DEFAULTS } from '../config/defaults.js';
 import type { Router } from './router.js';
 import type { ApiRequest } from './types.js';
-import { checkDatacenter, indexHeaders, type RouteDeps } from './context.js';
+import { checkDatacenter, indexHeaders, writeName, type RouteDeps } from './context.js';
 import { blockingQuery } from './blocking-query.js';
 import { json, rawJson } from './response.js';
 import { hasFlag } from './query.js';
@@ -72,7 +72,7 @@ export function register(router: Router, deps: RouteDeps): void {
       cmd.session = q.get('release') ?? '';
       if (!cmd.session) throw new MusterError('ERR_MISSING_SESSION', 'missing session');
     }
-    return json(await agent.writer.write(cmd));
+    return json(await agent.writer.write(cmd, writeName(req)));
   }, { anyServer: true });
 
   router.add('DELETE', '/v1/kv/*key', async (req) => {
@@ -87,7 +87,7 @@ export function register(router: Router, deps: RouteDeps): void {
       : q.has('cas')
         ? { type: 'kv', verb: 'delete-cas', key, index: indexParam(q.get('cas') ?? '', 'cas') }
         : { type: 'kv', verb: 'delete', key };
-    return json(await agent.writer.write(cmd));
+    return json(await agent.writer.write(cmd, writeName(req)));
   }, { anyServer: true });
 }
 

@@ -1,6 +1,6 @@
 import { MusterError } from '../errors.js';
 import type { Router } from './router.js';
-import { checkDatacenter, indexHeaders, jsonBody, type RouteDeps } from './context.js';
+import { checkDatacenter, indexHeaders, jsonBody, writeName, type RouteDeps } from './context.js';
 import { blockingQuery } from './blocking-query.js';
 import { json } from './response.js';
 import { fieldsOf, str, strList, type Fields } from '../agent/definition-json.js';
@@ -16,13 +16,13 @@ export function register(router: Router, deps: RouteDeps): void {
 
   router.add(['PUT', 'POST'], '/v1/session/create', async (req) => {
     checkDatacenter(req, dc);
-    const id = await agent.sessions.create(decodeSession(jsonBody(req), agent.config.nodeName));
+    const id = await agent.sessions.create(decodeSession(jsonBody(req), agent.config.nodeName), writeName(req));
     return json({ ID: id });
   });
 
   router.add(['PUT', 'POST'], '/v1/session/destroy/:id', async (req) => {
     checkDatacenter(req, dc);
-    await agent.sessions.destroy(req.params.id ?? '');
+    await agent.sessions.destroy(req.params.id ?? '', writeName(req));
     return json(true);
   });
   router.add(['PUT', 'POST'], '/v1/session/destroy/', () => { throw new MusterError('ERR_BAD_REQUEST', 'Missing session'); });

@@ -1,6 +1,6 @@
 import { MusterError } from '../errors.js';
 import type { Router } from './router.js';
-import { checkDatacenter, indexHeaders, type RouteDeps } from './context.js';
+import { checkDatacenter, indexHeaders, writeName, type RouteDeps } from './context.js';
 import { rawJson } from './response.js';
 import { fieldsOf, str, type Fields } from '../agent/definition-json.js';
 import { dirEntryJson, parseJsonExactIntegers, parseUint64 } from './kv-wire.js';
@@ -21,7 +21,7 @@ export function register(router: Router, deps: RouteDeps): void {
       throw new MusterError('ERR_TXN_TOO_MANY', `Transaction contains too many operations (${body.length} > ${MAX_TXN_OPS})`);
     }
     const ops = body.map((raw, i) => decodeOp(raw, i));
-    const result = (await agent.writer.write({ type: 'txn', ops })) as TxnResult;
+    const result = (await agent.writer.write({ type: 'txn', ops }, writeName(req))) as TxnResult;
     const headers = indexHeaders(store.index);
     if (result.errors.length > 0) {
       const errors = result.errors.map((e) => `{"OpIndex":${e.opIndex},"What":${JSON.stringify(e.what)}}`).join(',');

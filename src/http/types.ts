@@ -9,6 +9,18 @@ export interface ApiRequest {
   body: Buffer;
   /** Aborted when the client goes away or the server shuts down. */
   signal: AbortSignal;
+  /**
+   * The request's name and how many writes it has made, set by the cluster's
+   * forwarding when the request runs on this server (see writeName). Without
+   * it, each write gets a fresh name.
+   */
+  names?: WriteNames;
+}
+
+/** A request's name (the same on every hop and every resend) and its count of writes so far. */
+export interface WriteNames {
+  readonly id: string;
+  seq: number;
 }
 
 export interface ApiResponse {
