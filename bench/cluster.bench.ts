@@ -25,7 +25,8 @@
  *
  * Run: npm run build && node dist/bench/cluster.bench.js [OPS=3000] [SECONDS=5] [REPS=5] [LOG_LEVEL=warn] [SECTIONS=1,2,3] [ROUNDS=4]
  * (LOG_LEVEL is Muster's -log-level; log tails are printed when something goes wrong.)
- * Section 1 starts with 1000 uncounted PUTs at c=8 to each system (Node's JIT warm-up).
+ * Section 1 starts with 1000 uncounted PUTs at c=8, then 3 s at c=1, to each system (Node's JIT
+ * warm-up; MUSTER_BENCH_WARMUP_C1_S sets the c=1 part, 0 leaves it out).
  * MUSTER_BENCH_PROF_DIR=dir runs the Muster servers with --cpu-prof into that directory
  * (the servers are stopped with SIGTERM at the end so they write them; one SIGKILLed in
  * section 2 or 3 leaves none).
@@ -52,6 +53,13 @@ const VALUE = Buffer.alloc(256, 'x');
 /** Per-request timeout in the throughput phases. */
 const PHASE_REQ_TIMEOUT_MS = 10_000;
 const WARMUP_OPS = 1000;
+/**
+ * Then this long at c=1 (MUSTER_BENCH_WARMUP_C1_S, default 3; 0 for none). After 1000 PUTs at
+ * c=8 alone, a fresh Muster leader's c=1 throughput still climbed from about 450 to 900 ops/s
+ * over its first 10 s of c=1 load (JIT and heap sizing), while etcd's was flat from the start:
+ * the c=1 phase measured Muster's warm-up rather than its steady state.
+ */
+const WARMUP_C1_S = Number(process.env['MUSTER_BENCH_WARMUP_C1_S'] ?? 3);
 const PROBE_EVERY_MS = 10;
 const PROBE_TIMEOUT_MS = 8_000;
 /** A failover whose window exceeds this is reported with the members' log tails. */
@@ -151,10 +159,12 @@ async function throughput(muster: MusterCluster, etcd: EtcdCluster): Promise<voi
   const written = new Map<string, number>();
   // Node compiles its hot paths during the first few hundred requests; etcd gets the same warm-up
   for (const sys of [muster, etcd] as ClusterSystem[]) {
-    const w = await phase(sys, (await sys.leader(10_000)).httpPort, 8, 'put', 1000, WARMUP_OPS);
+    const port = (await sys.leader(10_000)).httpPort;
+    const w = await phase(sys, port, 8, 'put', 1000, WARMUP_OPS);
     written.set(sys.name, w.ok);
+    if (WARMUP_C1_S > 0) await phase(sys, port, 1, 'put', 1000, Number.MAX_SAFE_INTEGER, WARMUP_C1_S);
   }
-  console.log(`(warm-up, not counted: ${WARMUP_OPS} PUTs at c=8 to each leader)`);
+  console.log(`(warm-up, not counted: ${WARMUP_OPS} PUTs at c=8${WARMUP_C1_S > 0 ? `, then ${WARMUP_C1_S} s of PUTs at c=1,` : ''} to each leader)`);
   for (const [label, conc, kind, via] of phases) {
     // ROUNDS alternating slices of the phase per system, so that the machine's drift (other
     // tenants, page cache, the host) falls on both alike instead of on whichever ran second
