@@ -7,7 +7,7 @@ import { MusterError, errorMessage } from '../errors.js';
 import { sleep } from '../time.js';
 import type { StateStore } from '../state/store.js';
 import { decodeCommand } from '../state/codec.js';
-import { snapshotStore, restoreStore } from '../state/snapshot.js';
+import { snapshotStoreInTurns, restoreStore } from '../state/snapshot.js';
 import { RaftNode } from '../raft/node.js';
 import { encodeMessage, decodeMessage } from '../raft/codec.js';
 import type { ConfState, Entry, NodeId, Role } from '../raft/types.js';
@@ -95,7 +95,7 @@ export class ServerCluster {
             deps.metrics?.fsmApplied(performance.now() - started);
           }
         },
-        snapshot: () => snapshotStore(deps.store),
+        snapshot: () => snapshotStoreInTurns(deps.store),
         restore: (data) => restoreStore(deps.store, data),
       },
       transport: {

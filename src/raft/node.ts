@@ -10,8 +10,12 @@ import type { ConfChange, ConfState, Entry, Message, NodeId, Ready, Role } from 
 export interface StateMachine {
   /** Applies a normal entry (never the leader's empty no-op); the value resolves the proposer's promise. */
   apply(entry: Entry): unknown;
-  /** A consistent image of everything applied so far. */
-  snapshot(): Uint8Array;
+  /**
+   * A consistent image of everything applied so far: its bytes, or their
+   * promise when they are written out over later turns of the event loop. The
+   * image is taken during the call: entries applied after it must not show in it.
+   */
+  snapshot(): Uint8Array | Promise<Uint8Array>;
   /** Replaces everything with a snapshot's image. */
   restore(data: Uint8Array): void;
 }
@@ -524,12 +528,14 @@ export class RaftNode {
   }
 
   /**
-   * Past the threshold, takes a snapshot: the state machine's image now (in
-   * memory at once, so lagging followers can be sent it), then written out,
-   * marked in the WAL and the log compacted behind it in the background. The
-   * disk part costs several syncs; in line it held every write behind it
-   * (a 100+ ms p99 at c=64). One runs at a time; a received snapshot and
-   * stop() wait for it, and a failure stops Raft as a failed WAL write does.
+   * Past the threshold, takes a snapshot: the state machine's image of the
+   * applied index now, its bytes (which the state machine may produce over
+   * several turns), then, once they are there, kept in memory for lagging
+   * followers, written out, marked in the WAL and the log compacted behind it,
+   * all in the background. The disk part costs several syncs; in line it held
+   * every write behind it (a 100+ ms p99 at c=64). One runs at a time; a
+   * received snapshot and stop() wait for it, and a failure stops Raft as a
+   * failed WAL write does.
    */
   private maybeSnapshot(): void {
     const applied = this.core.log.applied;
@@ -538,11 +544,13 @@ export class RaftNode {
     const now = performance.now();
     if (now - this.snappedAt < (this.opts.snapshotIntervalMs ?? 0) && since < this.opts.snapshotThreshold * SNAPSHOT_CAP_FACTOR) return;
     this.snappedAt = now;
-    const data = this.opts.fsm.snapshot();
-    const snap = this.storage.createSnapshot(applied, this.core.confState(), data);
+    const image = this.opts.fsm.snapshot();
+    const conf = this.core.confState();
     this.snapIndex = applied;
     const keepFrom = applied - this.opts.trailingLogs;
     this.persisting = (async () => {
+      const data = await image;
+      const snap = this.storage.createSnapshot(applied, conf, data);
       if (this.snaps && this.wal) {
         await this.snaps.save(snap.meta, snap.data);
         await this.wal.saveSnapshotMarker(snap.meta.index, snap.meta.term);

@@ -59,7 +59,11 @@ t.test('a leader is in lease while a quorum answers it, and out of it soon after
 });
 
 /** A single-node Raft on disk in `dir` whose state machine sums the numbers applied (and counts them). */
-async function openSolo(dir: string, state: { sum: number; n: number }, extra: { snapshotIntervalMs?: number } = {}): Promise<RaftNode> {
+async function openSolo(
+  dir: string, state: { sum: number; n: number },
+  extra: { snapshotIntervalMs?: number; snapshot?: () => Uint8Array | Promise<Uint8Array> } = {},
+): Promise<RaftNode> {
+  const { snapshot, ...rest } = extra;
   const node = await RaftNode.open({
     core: {
       id: 'solo', electionTicks: 14, heartbeatTicks: 2, maxSizePerMsg: 1 << 20, maxInflight: 64,
@@ -69,10 +73,10 @@ async function openSolo(dir: string, state: { sum: number; n: number }, extra: {
     dataDir: dir,
     snapshotThreshold: 20,
     trailingLogs: 5,
-    ...extra,
+    ...rest,
     fsm: {
       apply: (e) => { state.sum += Number(Buffer.from(e.data).toString()); state.n++; return state.sum; },
-      snapshot: () => Buffer.from(JSON.stringify(state)),
+      snapshot: snapshot ?? (() => Buffer.from(JSON.stringify(state))),
       restore: (data) => Object.assign(state, JSON.parse(Buffer.from(data).toString()) as { sum: number; n: number }),
     },
     transport: { send: () => undefined },
@@ -106,6 +110,42 @@ t.test('snapshots are written out in the background, and a restart restores them
   await again.flush();
   t.same(second, first, 'the restart restored the newest snapshot and replayed the log after it');
   t.equal(await again.propose(Buffer.from('1000')), first.sum + 1000, 'and goes on from there');
+});
+
+t.test('a snapshot whose bytes come later holds no write, and is installed at the index it was taken at', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'muster-node-snapasync-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const state = { sum: 0, n: 0 };
+  const taken: Array<{ image: { sum: number; n: number }; release: () => void }> = [];
+  let hold = true;
+  // the image is taken at the call; while `hold`, its bytes arrive when the test releases them
+  const snapshot = () => {
+    const image = { ...state };
+    const bytes = Buffer.from(JSON.stringify(image));
+    if (!hold) return bytes;
+    return new Promise<Uint8Array>((resolve) => { taken.push({ image, release: () => resolve(bytes) }); });
+  };
+  const node = await openSolo(dir, state, { snapshot });
+  for (let i = 1; i <= 25; i++) await node.propose(Buffer.from(String(i)));
+  await waitFor(() => taken.length === 1, { timeoutMs: 5000, message: 'a snapshot was started' });
+  const first = taken[0] as (typeof taken)[0];
+  // 20 log entries: the configuration and the leader's empty entry, then 18 proposals
+  t.ok(first.image.n >= 18 && first.image.n <= 25, `taken past the threshold (after ${first.image.n} proposals)`);
+  for (let i = 26; i <= 60; i++) await node.propose(Buffer.from(String(i)));
+  t.equal(state.n, 60, 'writes went on while its bytes were pending');
+  t.equal(taken.length, 1, 'and no second snapshot started meanwhile');
+  t.same(readdirSync(join(dir, 'snapshots')).filter((f) => !f.endsWith('.tmp')), [], 'nothing on disk yet');
+  hold = false;
+  first.release();
+  await waitFor(() => readdirSync(join(dir, 'snapshots')).some((f) => !f.endsWith('.tmp')), { timeoutMs: 5000, message: 'the snapshot written out' });
+  await node.flush();
+  await node.stop();
+
+  const again = { sum: 0, n: 0 };
+  const restarted = await openSolo(dir, again);
+  t.teardown(() => restarted.stop());
+  await restarted.flush();
+  t.same(again, { sum: (60 * 61) / 2, n: 60 }, 'a restart restores the snapshot at its own index and replays every entry after it');
 });
 
 t.test('snapshots are spaced by snapshotIntervalMs until the log reaches four thresholds', async (t) => {
