@@ -25,8 +25,9 @@
  *
  * Run: npm run build && node dist/bench/cluster.bench.js [OPS=3000] [SECONDS=5] [REPS=5] [LOG_LEVEL=warn] [SECTIONS=1,2,3] [ROUNDS=4]
  * (LOG_LEVEL is Muster's -log-level; log tails are printed when something goes wrong.)
- * Section 1 starts with 1000 uncounted PUTs at c=8, then 3 s at c=1, to each system (Node's JIT
- * warm-up; MUSTER_BENCH_WARMUP_C1_S sets the c=1 part, 0 leaves it out).
+ * Section 1 starts with 1000 uncounted PUTs at c=8, then 3 s at c=1, to each leader, then 500 at
+ * c=8 through each follower (Node's JIT warm-up; MUSTER_BENCH_WARMUP_C1_S sets the c=1 part, 0
+ * leaves it out).
  * MUSTER_BENCH_PROF_DIR=dir runs the Muster servers with --cpu-prof into that directory
  * (the servers are stopped with SIGTERM at the end so they write them; one SIGKILLed in
  * section 2 or 3 leaves none).
@@ -60,6 +61,8 @@ const WARMUP_OPS = 1000;
  * the c=1 phase measured Muster's warm-up rather than its steady state.
  */
 const WARMUP_C1_S = Number(process.env['MUSTER_BENCH_WARMUP_C1_S'] ?? 3);
+/** Then this many PUTs at c=8 through each follower (the phase through a follower is otherwise its first load). */
+const WARMUP_FOLLOWER_OPS = 500;
 const PROBE_EVERY_MS = 10;
 const PROBE_TIMEOUT_MS = 8_000;
 /** A failover whose window exceeds this is reported with the members' log tails. */
@@ -159,12 +162,14 @@ async function throughput(muster: MusterCluster, etcd: EtcdCluster): Promise<voi
   const written = new Map<string, number>();
   // Node compiles its hot paths during the first few hundred requests; etcd gets the same warm-up
   for (const sys of [muster, etcd] as ClusterSystem[]) {
-    const port = (await sys.leader(10_000)).httpPort;
-    const w = await phase(sys, port, 8, 'put', 1000, WARMUP_OPS);
+    const leader = await sys.leader(10_000);
+    const w = await phase(sys, leader.httpPort, 8, 'put', 1000, WARMUP_OPS);
     written.set(sys.name, w.ok);
-    if (WARMUP_C1_S > 0) await phase(sys, port, 1, 'put', 1000, Number.MAX_SAFE_INTEGER, WARMUP_C1_S);
+    if (WARMUP_C1_S > 0) await phase(sys, leader.httpPort, 1, 'put', 1000, Number.MAX_SAFE_INTEGER, WARMUP_C1_S);
+    // a follower's own HTTP and forwarding paths are compiled by the first requests it serves
+    for (const f of sys.members.filter((m) => m !== leader && isRunning(m))) await phase(sys, f.httpPort, 8, 'put', 1000, WARMUP_FOLLOWER_OPS);
   }
-  console.log(`(warm-up, not counted: ${WARMUP_OPS} PUTs at c=8${WARMUP_C1_S > 0 ? `, then ${WARMUP_C1_S} s of PUTs at c=1,` : ''} to each leader)`);
+  console.log(`(warm-up, not counted: ${WARMUP_OPS} PUTs at c=8${WARMUP_C1_S > 0 ? `, then ${WARMUP_C1_S} s of PUTs at c=1,` : ''} to each leader, then ${WARMUP_FOLLOWER_OPS} at c=8 through each follower)`);
   for (const [label, conc, kind, via] of phases) {
     // ROUNDS alternating slices of the phase per system, so that the machine's drift (other
     // tenants, page cache, the host) falls on both alike instead of on whichever ran second
