@@ -33,25 +33,35 @@ export async function requireBrowser(t: Test): Promise<Browser | undefined> {
 }
 
 const ERRORS = new WeakMap<Page, string[]>();
+const REQUESTS = new WeakMap<Page, string[]>();
 
 /** Script errors the page threw so far (a test checks this is empty at its end). */
 export function pageErrors(page: Page): string[] {
   return ERRORS.get(page) ?? [];
 }
 
-/** A fresh page (own context: no shared storage between tests) that records its script errors. */
-export async function openPage(t: Test, browser: Browser, url: string): Promise<Page> {
+/** The URLs the page has requested so far, in order (a blocking query is there while it is held). */
+export function pageRequests(page: Page): string[] {
+  return REQUESTS.get(page) ?? [];
+}
+
+/** A fresh page (own context: no shared storage between tests) that records its script errors and requests. */
+export async function openPage(t: Test, browser: Browser, url: string, opts: { beforeLoad?: (page: Page) => Promise<void> } = {}): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   t.teardown(() => context.close());
   const page = await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT_MS);
   const errors: string[] = [];
   ERRORS.set(page, errors);
+  const requests: string[] = [];
+  REQUESTS.set(page, requests);
+  page.on('request', (r) => requests.push(r.url()));
   page.on('pageerror', (err) => { errors.push(err.message); });
   const loads: string[] = [];
   page.on('console', (m) => loads.push(`console ${m.type()}: ${m.text()}`));
   page.on('requestfailed', (r) => loads.push(`failed ${r.url()}: ${r.failure()?.errorText ?? ''}`));
   page.on('response', (r) => loads.push(`${r.status()} ${r.url()}`));
+  await opts.beforeLoad?.(page); // e.g. routes that hold some of the page's requests
   await page.goto(url);
   // Chromium cancels requests in flight with net::ERR_NETWORK_CHANGED when interfaces come and go,
   // and Docker adds and removes a veth pair for every container the tests start: seen in CI, a

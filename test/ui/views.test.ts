@@ -6,7 +6,7 @@ import t from 'tap';
 import type { Page } from 'playwright-core';
 import { api, startAgent, type RunningAgent } from '../helpers/agent.js';
 import { waitFor } from '../helpers/wait.js';
-import { openPage, pageErrors, requireBrowser, screenshot } from './browser.js';
+import { openPage, pageErrors, pageRequests, requireBrowser, screenshot } from './browser.js';
 
 async function registerService(agent: RunningAgent, def: Record<string, unknown>): Promise<void> {
   const r = await api(agent.url, 'PUT', '/v1/agent/service/register', def);
@@ -140,6 +140,8 @@ t.test('web UI', async (t) => {
   await t.test('leaving a view aborts its blocking query', async (t) => {
     const page = await openPage(t, browser, ui);
     await page.locator('tr[data-service="web"]').waitFor();
+    // the view's second query (past index 0) is the one the agent holds; it leaves 250 ms after the first answer
+    await waitFor(() => pageRequests(page).some((u) => /\/v1\/internal\/ui\/services\?index=[1-9]/.test(u)), { timeoutMs: 10_000, message: 'the services view holds a blocking query' });
     const held = page.waitForEvent('requestfailed', (r) => r.url().includes('/v1/internal/ui/services?index='));
     const next = page.waitForRequest((r) => r.url().includes('/v1/internal/ui/nodes?index='));
     await page.getByRole('link', { name: 'Nodes' }).click();
@@ -197,7 +199,14 @@ t.test('web UI', async (t) => {
 
   await t.test('key/value: a concurrent change is a conflict, not overwritten', async (t) => {
     await api(agent.url, 'PUT', '/v1/kv/shared/setting', 'original');
-    const page = await openPage(t, browser, `${ui}#/kv/shared/setting`);
+    // The key's watch would hear of the other change before or after the refused save, as the
+    // machine's timing has it: its queries past index 0 are held here until the conflict shows, so
+    // that it hears of it after (the order in which its warning once replaced the conflict notice).
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    const page = await openPage(t, browser, `${ui}#/kv/shared/setting`, {
+      beforeLoad: async (p) => { await p.route(/\/v1\/kv\/shared\/setting\?index=[1-9]/, async (route) => { await released; await route.continue(); }); },
+    });
     await expectText(page, 'kv-index', 'ModifyIndex');
     t.equal(await page.getByTestId('kv-value').inputValue(), 'original');
     await page.getByTestId('kv-value').fill('mine');
@@ -205,6 +214,12 @@ t.test('web UI', async (t) => {
     t.equal(theirs.body, true, 'someone else changes the key through the API');
     await page.getByTestId('kv-save').click();
     await expectText(page, 'kv-message', 'Conflict: not saved');
+    release();
+    // once the watch asks past the other change, its answer has been handled: the notice and its reload button are still there
+    const changedAt = ((await api(agent.url, 'GET', '/v1/kv/shared/setting')).body as Array<{ ModifyIndex: number }>)[0]?.ModifyIndex;
+    await waitFor(() => pageRequests(page).some((u) => u.includes(`/v1/kv/shared/setting?index=${changedAt}&`)), { timeoutMs: 10_000, message: 'the watch has seen the change' });
+    await expectText(page, 'kv-message', 'Conflict: not saved');
+    t.ok(await page.getByTestId('kv-reload').isVisible(), 'the conflict notice keeps its reload button after the watch hears of the change');
     t.equal(await page.getByTestId('kv-current-value').textContent(), 'theirs', 'the conflict shows the current value');
     t.same(await kvRaw(agent, 'shared/setting'), { status: 200, text: 'theirs' }, 'the other change was not overwritten');
     t.equal(await page.getByTestId('kv-value').inputValue(), 'mine', 'the user keeps their edit');

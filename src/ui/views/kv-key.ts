@@ -26,9 +26,16 @@ export function kvKeyView(ctx: ViewContext, key: string): void {
   /** The entry the editor was loaded from: its ModifyIndex is what a save or delete must still match. */
   let loaded: KvEntry | undefined;
   let loadedText = '';
+  /**
+   * The ModifyIndex (0: deleted) that the conflict notice on screen reports: the watch, which
+   * often hears of the same change just after the refused save, must not replace that notice
+   * and its "Load the current value" button with its vaguer warning.
+   */
+  let conflictShown: number | undefined;
 
   const load = (entry: KvEntry | undefined) => {
     loaded = entry;
+    conflictShown = undefined;
     if (!entry) {
       editor.value = '';
       editor.readOnly = true;
@@ -60,6 +67,7 @@ export function kvKeyView(ctx: ViewContext, key: string): void {
     const reload = el('button', { type: 'button', testid: 'kv-reload' }, 'Load the current value');
     reload.addEventListener('click', () => { message.replaceChildren(); load(current); });
     const since = loaded ? ` (you loaded ModifyIndex ${loaded.ModifyIndex}` : ' (';
+    conflictShown = current?.ModifyIndex ?? 0;
     if (!current) {
       message.replaceChildren(notice('conflict', `Conflict: not ${what}. ${key} was deleted by someone else since you loaded it${since}).`));
       return;
@@ -118,6 +126,7 @@ export function kvKeyView(ctx: ViewContext, key: string): void {
       const entry = list?.[0];
       if (first) { first = false; load(entry); return; }
       if (entry?.ModifyIndex === loaded?.ModifyIndex) return;
+      if ((entry?.ModifyIndex ?? 0) === conflictShown) return; // the notice on screen already tells of it
       const v = entry ? showValue(entry.Value) : undefined;
       const untouched = editor.value === loadedText;
       const same = v?.kind === 'text' && v.text === editor.value; // our own save coming back
