@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { runMuster } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 import {
-  TestCluster, kvAll, kvGet, kvPut, raftConfiguration, request, type ClusterAgent,
+  TestCluster, getJson, kvAll, kvGet, kvPut, raftConfiguration, request, type ClusterAgent,
 } from '../helpers/cluster.js';
 
 /** An election takes 0.7–1.4 s after the leader is missed; room for a loaded 2-core machine. */
@@ -275,5 +275,47 @@ t.test('a three-server cluster with a client agent', async (t) => {
     await writeSome(t, client, 3);
     await replicatedTo(victim);
     t.pass('and keeps up with new writes');
+  });
+
+  await t.test('10. operator raft: list-peers shows every server; remove-peer takes a dead one out; bad requests are refused', SUBTEST, async (t) => {
+    const leader = await cluster.leader({ timeoutMs: ELECTION_MS });
+    const before = await raftConfiguration(client.url);
+    const list = await runMuster(['operator', 'raft', 'list-peers', '-http-addr', client.httpAddr], { timeoutMs: 15_000 });
+    t.equal(list.code, 0, `list-peers exits 0 ${list.stderr.toString()}`);
+    const [header, ...rows] = list.stdout.toString().trim().split('\n').map((l) => l.trim().split(/\s+/));
+    t.same(header, ['Node', 'ID', 'Address', 'State', 'Voter', 'RaftProtocol'], 'Consul\'s columns');
+    t.same(rows.map((r) => r[0]).sort(), before.Servers.map((s) => s.Node).sort(), 'a row per server in the configuration');
+    for (const s of before.Servers) {
+      const row = rows.find((r) => r[0] === s.Node);
+      t.same(row, [s.Node, s.ID, s.Address, s.Node === leader.name ? 'leader' : 'follower', String(s.Voter), '3'], `${s.Node}'s row`);
+    }
+
+    const victim = cluster.servers.find((s) => s !== leader && s.running) as ClusterAgent;
+    const id = before.Servers.find((s) => s.Node === victim.name)?.ID ?? '';
+    await victim.kill('SIGKILL');
+    // as in Consul, a server that gossip still shows alive is added back by the leader: remove-peer is for dead ones
+    await waitFor(async () => {
+      const members = await getJson<Array<{ Name: string; Status: number }>>(leader.url, '/v1/agent/members').catch(() => undefined);
+      return members?.some((m) => m.Name === victim.name && m.Status !== 1) === true;
+    }, { timeoutMs: HEAL_MS, intervalMs: 100, message: `gossip on ${leader.name} sees ${victim.name} failed` });
+    const removed = await runMuster(['operator', 'raft', 'remove-peer', '-id', id, '-http-addr', client.httpAddr], { timeoutMs: 30_000 });
+    t.equal(removed.code, 0, `remove-peer exits 0 ${removed.stderr.toString()}`);
+    t.match(removed.stdout.toString(), `Removed peer with id "${id}"`);
+    const after = await waitFor(async () => {
+      const c = await raftConfiguration(leader.url).catch(() => undefined);
+      return c && !c.Servers.some((s) => s.ID === id) ? c : undefined;
+    }, { timeoutMs: 10_000, message: `${victim.name} leaves the configuration` });
+    t.equal(after.Servers.length, before.Servers.length - 1, 'one server fewer');
+    await writeSome(t, client, 3);
+
+    const again = await runMuster(['operator', 'raft', 'remove-peer', '-id', id, '-http-addr', client.httpAddr], { timeoutMs: 15_000 });
+    t.not(again.code, 0, `removing it again fails ${again.stdout.toString()}`);
+    t.match(again.stderr.toString(), `id "${id}" was not found in the Raft configuration`, 'saying why');
+    const neither = await runMuster(['operator', 'raft', 'remove-peer', '-http-addr', client.httpAddr], { timeoutMs: 15_000 });
+    t.not(neither.code, 0, 'remove-peer without -id or -address is a usage error');
+    t.match(neither.stderr.toString(), 'give exactly one of -id or -address');
+    const bare = await request(leader.url, 'DELETE', '/v1/operator/raft/peer');
+    t.equal(bare.status, 400, 'DELETE /v1/operator/raft/peer without ?id or ?address answers 400');
+    t.match(bare.text, 'Must specify either ?id');
   });
 });
