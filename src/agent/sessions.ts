@@ -34,18 +34,18 @@ export class Sessions {
     private readonly clockTimers: Timers = systemTimers,
   ) {}
 
-  /** `rid` names the write (a resent request's name makes it apply once); a fresh name without it. */
-  async create(req: SessionRequest, rid?: string): Promise<string> {
+  /** `name` names the write, as CommandWriter.write's does (a resent request's name makes it apply once). */
+  async create(req: SessionRequest, name?: string): Promise<string> {
     validateTtl(req.ttl);
     const id = randomUUID();
-    await this.writer.write({ type: 'session-create', session: { ...req, id } }, rid);
+    await this.writer.write({ type: 'session-create', session: { ...req, id } }, name);
     this.arm(id, req.ttl);
     return id;
   }
 
-  async destroy(id: string, rid?: string): Promise<void> {
+  async destroy(id: string, name?: string): Promise<void> {
     this.disarm(id);
-    await this.writer.write({ type: 'session-destroy', id }, rid);
+    await this.writer.write({ type: 'session-destroy', id }, name);
   }
 
   /** Resets the TTL timer; the session as stored, or a 404 for an unknown one. */

@@ -267,17 +267,8 @@ const DEFINITION_STRINGS = { http: true, tcp: true } satisfies Partial<Record<ke
 function readImage(raw: unknown): StoreImage {
   const top = obj(raw, 'snapshot', ['version', 'index', 'catalog', 'kv', 'sessions', 'requests'], { versionFirst: true });
   const index = int(top.index, 'index');
-  const upTo = (v: unknown, path: string, field?: string): number => {
-    const n = int(v, path, field);
-    if (n > index) throw invalid(path, `index ${n} is after the snapshot's index ${index}`, field);
-    return n;
-  };
-  const rowIndexes = (r: Record<string, unknown>, path: string) => {
-    const createIndex = upTo(r.createIndex, path, 'createIndex');
-    const modifyIndex = upTo(r.modifyIndex, path, 'modifyIndex');
-    if (createIndex > modifyIndex) throw invalid(path, `createIndex ${createIndex} is after modifyIndex ${modifyIndex}`);
-    return { createIndex, modifyIndex };
-  };
+  const upTo = (v: unknown, path: string, field?: string): number => indexUpTo(v, index, path, field);
+  const rowIndexes = (r: Record<string, unknown>, path: string) => rowIndexesUpTo(r, index, path);
 
   // catalog
   const cat = obj(top.catalog, 'catalog', ['indexes', 'nodes', 'services', 'checks']);
@@ -346,7 +337,7 @@ function readImage(raw: unknown): StoreImage {
       key: str(o.key, path, 'key'), value: base64(o.value, path, 'value'), flags: decimal(o.flags, path, 'flags'),
       lockIndex: int(o.lockIndex, path, 'lockIndex'), session: str(o.session, path, 'session'), ...rowIndexes(o, path),
     };
-    checkKvEntry(row, path, index, sessionIds);
+    checkLockHolder(row, path, sessionIds);
     return row;
   }, (e) => [e.key], 'sorted');
   const liveKeys = new Set(entries.map((e) => e.key));
@@ -373,13 +364,29 @@ function readImage(raw: unknown): StoreImage {
  * the row itself, whose value and flags encode canonically by construction).
  */
 function checkKvEntry(e: KvEntry, path: string, index: number, sessionIds: ReadonlySet<string>): void {
-  if (typeof e.key !== 'string') throw invalid(path, `expected a string, got ${typeName(e.key)}`, 'key');
+  str(e.key, path, 'key');
   int(e.lockIndex, path, 'lockIndex');
-  for (const [field, n] of [['createIndex', e.createIndex], ['modifyIndex', e.modifyIndex]] as const) {
-    if (int(n, path, field) > index) throw invalid(path, `index ${n} is after the snapshot's index ${index}`, field);
-  }
-  if (e.createIndex > e.modifyIndex) throw invalid(path, `createIndex ${e.createIndex} is after modifyIndex ${e.modifyIndex}`);
+  rowIndexesUpTo(e as unknown as Record<string, unknown>, index, path);
+  checkLockHolder(e, path, sessionIds);
+}
+
+function checkLockHolder(e: KvEntry, path: string, sessionIds: ReadonlySet<string>): void {
   if (e.session && !sessionIds.has(e.session)) throw invalid(path, `lock held by unknown session "${e.session}"`);
+}
+
+/** A log index no later than the snapshot's `index`. */
+function indexUpTo(v: unknown, index: number, path: string, field?: string): number {
+  const n = int(v, path, field);
+  if (n > index) throw invalid(path, `index ${n} is after the snapshot's index ${index}`, field);
+  return n;
+}
+
+/** A row's createIndex and modifyIndex: both no later than `index`, in that order. */
+function rowIndexesUpTo(r: Record<string, unknown>, index: number, path: string): { createIndex: number; modifyIndex: number } {
+  const createIndex = indexUpTo(r.createIndex, index, path, 'createIndex');
+  const modifyIndex = indexUpTo(r.modifyIndex, index, path, 'modifyIndex');
+  if (createIndex > modifyIndex) throw invalid(path, `createIndex ${createIndex} is after modifyIndex ${modifyIndex}`);
+  return { createIndex, modifyIndex };
 }
 
 /** `path` names the row (or table), `field` the field in it: the two are only joined for the message. */
